@@ -1,0 +1,73 @@
+// envoy-entrypoint: keeps the proxy running after the task's SIGTERM until
+// every application container has stopped, so in-flight requests drain
+// through the mesh. ECS's SIGKILL after stopTimeout remains the outer bound.
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <set>
+
+#include "commands/command.h"
+#include "ecs/task_metadata.h"
+#include "mesh/containers.h"
+#include "process/child.h"
+#include "util/log.h"
+
+namespace consulecs::commands {
+
+int run_envoy_entrypoint(const Args& raw_args) {
+  Args command = raw_args;
+  if (!command.empty() && command.front() == "--") command.erase(command.begin());
+  if (command.empty() || command.front() == "-h" || command.front() == "-help" || command.front() == "--help") {
+    std::fprintf(stderr,
+                 "Usage: consul-ecs envoy-entrypoint <proxy command> [args...]\n"
+                 "  Runs the proxy; on SIGTERM keeps it running until all application\n"
+                 "  containers of the task have stopped, then terminates it.\n");
+    return command.empty() ? 1 : 0;
+  }
+
+  std::optional<process::Child> child;
+  try {
+    child.emplace(command);
+  } catch (const std::exception& e) {
+    log::error("envoy-entrypoint: {}", e.what());
+    return 1;
+  }
+
+  std::optional<ecs::MetadataClient> metadata;
+  bool waiting = false;
+  auto next_poll = std::chrono::steady_clock::now();
+  const int code = process::supervise(
+      *child,
+      [&] {
+        waiting = true;
+        try {
+          metadata.emplace();
+          log::info("received SIGTERM, waiting for application container(s) to stop");
+        } catch (const std::exception& e) {
+          // Without metadata we cannot know when the app stops: do not hold
+          // the proxy hostage, terminate it now.
+          log::error("cannot read task metadata ({}); terminating the proxy now", e.what());
+          metadata.reset();
+        }
+      },
+      [&] {
+        if (!waiting) return false;
+        if (!metadata) return true;
+        const auto now = std::chrono::steady_clock::now();
+        if (now < next_poll) return false;
+        next_poll = now + std::chrono::seconds(1);
+        try {
+          if (mesh::all_app_containers_stopped(metadata->fetch_task())) {
+            log::info("application container(s) stopped, terminating the proxy");
+            return true;
+          }
+        } catch (const std::exception& e) {
+          log::error("fetching task metadata: {}", e.what());
+        }
+        return false;
+      });
+  log::info("proxy exited with code {}", code);
+  return code;
+}
+
+}  // namespace consulecs::commands

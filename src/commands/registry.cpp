@@ -1,0 +1,36 @@
+#include "commands/command.h"
+
+namespace consulecs::commands {
+
+const std::vector<Command>& all() {
+  static const std::vector<Command> commands = {
+      {"control-plane", "Registers the task in the Consul mesh and syncs its health", run_control_plane},
+      {"app-entrypoint", "Runs an application and delays its SIGTERM for graceful shutdown", run_app_entrypoint},
+      {"envoy-entrypoint", "Runs the proxy and keeps it up until the application containers stop", run_envoy_entrypoint},
+      {"net-dial", "Exits 0 when a TCP connection to host:port succeeds", run_net_dial},
+      {"version", "Prints the version", run_version},
+  };
+  return commands;
+}
+
+Args normalize_go_flags(const Args& args) {
+  Args out;
+  out.reserve(args.size());
+  bool passthrough = false;
+  for (const auto& arg : args) {
+    if (passthrough) {
+      out.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      passthrough = true;
+      out.push_back(arg);
+      continue;
+    }
+    const bool single_dash_long = arg.size() > 2 && arg[0] == '-' && arg[1] != '-' && arg[2] != '=';
+    out.push_back(single_dash_long ? "-" + arg : arg);
+  }
+  return out;
+}
+
+}  // namespace consulecs::commands

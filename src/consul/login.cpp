@@ -1,0 +1,37 @@
+#include "consul/login.h"
+
+#include <chrono>
+
+#include "consul/iam_bearer_token.h"
+
+namespace consulecs::consul {
+
+std::map<std::string, std::string> login_meta(const config::Config& cfg, const ecs::TaskMetadata& task) {
+  std::map<std::string, std::string> meta;
+  if (cfg.consul_login) meta = cfg.consul_login->meta;
+  meta["consul.hashicorp.com/task-id"] = task.task_id();
+  meta["consul.hashicorp.com/cluster"] = task.cluster_arn();
+  return meta;
+}
+
+AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::TaskMetadata& task,
+                        aws::CredentialsProvider& credentials) {
+  const config::ConsulLogin empty;
+  const auto& login = cfg.consul_login ? *cfg.consul_login : empty;
+  IamLoginParams params;
+  params.creds = credentials.get();
+  params.region = aws::resolve_region(login.region, task.task_arn);
+  params.sts_endpoint = login.sts_endpoint.value_or("");
+  params.server_id_header_value = login.server_id_header_value.value_or("");
+  params.include_entity = config::login_include_entity(cfg);
+
+  LoginRequest request;
+  request.auth_method = config::login_method(cfg);
+  request.bearer_token = build_iam_bearer_token(params, std::chrono::system_clock::now());
+  request.meta = login_meta(cfg, task);
+  request.datacenter = login.datacenter.value_or("");
+  request.partition = config::registration_partition(cfg);
+  return client.login(request);
+}
+
+}  // namespace consulecs::consul

@@ -1,0 +1,22 @@
+#pragma once
+// Logs in to Consul with the aws-iam auth method, as an ECS task.
+#include <map>
+#include <string>
+
+#include "aws/credentials.h"
+#include "config/config.h"
+#include "consul/client.h"
+#include "ecs/task_metadata.h"
+
+namespace consulecs::consul {
+
+// The login meta: `consul.hashicorp.com/task-id` and
+// `consul.hashicorp.com/cluster` (the cluster ARN) plus consulLogin.meta.
+std::map<std::string, std::string> login_meta(const config::Config& cfg, const ecs::TaskMetadata& task);
+
+// Builds the signed bearer token from the current credentials and POSTs
+// /v1/acl/login. Throws on any failure, with the cause in the message.
+AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::TaskMetadata& task,
+                        aws::CredentialsProvider& credentials);
+
+}  // namespace consulecs::consul

@@ -1,0 +1,12 @@
+#pragma once
+#include "config/config.h"
+#include "consul/client.h"
+
+namespace consulecs::consul {
+
+// HTTP(S) settings for the Consul client from consulServers: port, scheme,
+// TLS verification with the CA from $CONSUL_HTTPS_CACERT_PEM or the
+// configured CA file, and the TLS server name.
+ServerConfig http_server_config(const config::Config& cfg);
+
+}  // namespace consulecs::consul

@@ -1,0 +1,84 @@
+#include "consul/servers.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+namespace consulecs::consul {
+namespace {
+
+std::vector<std::string> run_exec(const std::string& command) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw ServerResolveError("consulServers.hosts: cannot run exec command: " + command);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  if (status != 0) {
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    throw ServerResolveError("consulServers.hosts: exec command `" + command + "` exited with status " +
+                             std::to_string(code));
+  }
+  auto addresses = parse_address_list(output);
+  if (addresses.empty()) {
+    throw ServerResolveError("consulServers.hosts: exec command `" + command + "` printed no addresses");
+  }
+  return addresses;
+}
+
+std::vector<std::string> resolve_dns(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &result);
+  if (rc != 0) {
+    throw ServerResolveError("consulServers.hosts: cannot resolve " + host + ": " + ::gai_strerror(rc));
+  }
+  std::vector<std::string> addresses;
+  for (addrinfo* it = result; it != nullptr; it = it->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {0};
+    const void* raw = it->ai_family == AF_INET
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(it->ai_addr)->sin_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr);
+    if (::inet_ntop(it->ai_family, raw, text, sizeof text) == nullptr) continue;
+    std::string address(text);
+    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
+  }
+  ::freeaddrinfo(result);
+  if (addresses.empty()) throw ServerResolveError("consulServers.hosts: " + host + " resolved to no address");
+  return addresses;
+}
+
+}  // namespace
+
+std::vector<std::string> parse_address_list(const std::string& output) {
+  std::vector<std::string> addresses;
+  std::string current;
+  auto flush = [&] {
+    if (!current.empty()) addresses.push_back(current);
+    current.clear();
+  };
+  for (char c : output) {
+    if (c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      flush();
+    } else {
+      current.push_back(c);
+    }
+  }
+  flush();
+  return addresses;
+}
+
+std::vector<std::string> resolve_servers(const std::string& hosts) {
+  if (hosts.empty()) throw ServerResolveError("consulServers.hosts: must not be empty");
+  if (hosts.rfind("exec=", 0) == 0) return run_exec(hosts.substr(5));
+  return resolve_dns(hosts);
+}
+
+}  // namespace consulecs::consul

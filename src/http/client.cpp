@@ -1,0 +1,175 @@
+#include "http/client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+namespace consulecs::http {
+namespace {
+
+std::once_flag g_curl_init;
+
+size_t write_body(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+size_t write_header(char* data, size_t size, size_t count, void* user) {
+  auto* headers = static_cast<Headers*>(user);
+  std::string_view line(data, size * count);
+  // A new status line starts a new header block (redirects, 100-continue).
+  if (line.rfind("HTTP/", 0) == 0) {
+    headers->clear();
+    return size * count;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return size * count;
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return std::string(s);
+  };
+  headers->emplace_back(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  return size * count;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+std::optional<std::string> Response::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (iequals(key, name)) return value;
+  }
+  return std::nullopt;
+}
+
+struct Client::Impl {
+  CURL* curl = nullptr;
+};
+
+Client::Client() : impl_(std::make_unique<Impl>()) {
+  std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  impl_->curl = curl_easy_init();
+  if (impl_->curl == nullptr) throw TransportError("curl_easy_init failed");
+}
+
+Client::~Client() {
+  if (impl_ && impl_->curl) curl_easy_cleanup(impl_->curl);
+}
+
+Response Client::send(const Request& request) {
+  CURL* curl = impl_->curl;
+  curl_easy_reset(curl);
+  Response response;
+
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(3000L, static_cast<long>(request.timeout.count())));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, write_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
+  // Proxies from the environment would intercept loopback/link-local calls.
+  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+
+  if (request.method == "GET") {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else if (request.method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  }
+
+  curl_slist* header_list = nullptr;
+  bool has_content_type = false;
+  for (const auto& [name, value] : request.headers) {
+    if (iequals(name, "Content-Type")) has_content_type = true;
+    header_list = curl_slist_append(header_list, (name + ": " + value).c_str());
+  }
+  // curl adds its own defaults for these; the caller's headers are what we sign.
+  if (!has_content_type && request.method != "GET") header_list = curl_slist_append(header_list, "Content-Type:");
+  header_list = curl_slist_append(header_list, "Expect:");
+  header_list = curl_slist_append(header_list, "Accept:");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+
+  curl_blob ca_blob{};
+  if (request.url.rfind("https://", 0) == 0) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, tls_.verify ? 1L : 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, tls_.verify ? 2L : 0L);
+    if (!tls_.ca_pem.empty()) {
+      ca_blob.data = const_cast<char*>(tls_.ca_pem.data());
+      ca_blob.len = tls_.ca_pem.size();
+      ca_blob.flags = CURL_BLOB_COPY;
+      curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &ca_blob);
+    } else if (!tls_.ca_file.empty()) {
+      curl_easy_setopt(curl, CURLOPT_CAINFO, tls_.ca_file.c_str());
+    }
+  }
+  curl_slist* resolve_list = nullptr;
+  if (!tls_.server_name.empty() && request.url.rfind("https://", 0) == 0) {
+    // Connect to the address in the URL but present/verify server_name:
+    // rewrite the URL host to server_name and pin it to the real address.
+    curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+    CURLU* parsed = curl_url();
+    if (curl_url_set(parsed, CURLUPART_URL, request.url.c_str(), 0) == CURLUE_OK) {
+      char* host = nullptr;
+      char* port = nullptr;
+      curl_url_get(parsed, CURLUPART_HOST, &host, 0);
+      curl_url_get(parsed, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+      if (host && port) {
+        std::string connect_to = tls_.server_name + ":" + port + ":" + host + ":" + port;
+        resolve_list = curl_slist_append(resolve_list, connect_to.c_str());
+        curl_easy_setopt(curl, CURLOPT_CONNECT_TO, resolve_list);
+        curl_url_set(parsed, CURLUPART_HOST, tls_.server_name.c_str(), 0);
+        char* rewritten = nullptr;
+        if (curl_url_get(parsed, CURLUPART_URL, &rewritten, 0) == CURLUE_OK) {
+          curl_easy_setopt(curl, CURLOPT_URL, rewritten);
+          curl_free(rewritten);
+        }
+      }
+      curl_free(host);
+      curl_free(port);
+    }
+    curl_url_cleanup(parsed);
+  }
+
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  const CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(header_list);
+  curl_slist_free_all(resolve_list);
+  if (rc != CURLE_OK) {
+    std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
+    throw TransportError(request.method + " " + request.url + ": " + detail);
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+std::string url_encode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(value.size());
+  for (unsigned char c : value) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    }
+  }
+  return out;
+}
+
+}  // namespace consulecs::http

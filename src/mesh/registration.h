@@ -1,0 +1,54 @@
+#pragma once
+// What consul-ecs puts in Consul's catalog for one task: the service and its
+// sidecar proxy (or a gateway), their checks, and the consul-dataplane
+// configuration that points the proxy at them.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "ecs/task_metadata.h"
+#include "mesh/health_sync.h"
+
+namespace consulecs::mesh {
+
+inline constexpr std::string_view kSyncedCheckName = "Consul ECS health check synced";
+inline constexpr std::string_view kDataplaneCheckName = "Consul dataplane readiness";
+
+struct Registration {
+  nlohmann::json body;  // for PUT /v1/catalog/register
+  std::string service_id;
+  std::string service_name;
+  std::vector<SyncedCheck> checks;
+};
+
+struct TaskRegistrations {
+  std::string node;            // synthetic node: the cluster ARN
+  std::string node_address;    // task IP
+  std::string ns;
+  std::string partition;
+  std::optional<Registration> service;  // absent for gateways
+  Registration proxy;                   // sidecar proxy or gateway
+
+  // Every synced check of both registrations, for HealthSync.
+  std::vector<SyncedCheck> all_checks() const;
+};
+
+std::string service_id(const std::string& service_name, const std::string& task_id);
+std::string check_id(const std::string& service_id, const std::string& container);
+
+// Builds the registrations for `task` from `cfg` (a sidecar service + proxy,
+// or a gateway when gateway.kind is set).
+TaskRegistrations build_registrations(const config::Config& cfg, const ecs::TaskMetadata& task);
+
+struct DataplaneInputs {
+  std::string token;         // ACL token for the dataplane, "" = none
+  std::string ca_cert_file;  // gRPC CA file path, "" = none
+};
+
+// The consul-dataplane.json document for the proxy of `regs`.
+nlohmann::json dataplane_config(const config::Config& cfg, const TaskRegistrations& regs,
+                                const DataplaneInputs& inputs);
+
+}  // namespace consulecs::mesh

@@ -1,0 +1,123 @@
+#include "process/child.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "util/log.h"
+
+namespace consulecs::process {
+
+const std::vector<int>& relayed_signals() {
+  static const std::vector<int> signals = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+  return signals;
+}
+
+namespace {
+sigset_t relayed_set(bool with_sigchld) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : relayed_signals()) sigaddset(&set, sig);
+  if (with_sigchld) sigaddset(&set, SIGCHLD);
+  return set;
+}
+}  // namespace
+
+Child::Child(const std::vector<std::string>& argv) {
+  if (argv.empty()) throw std::runtime_error("no command to run");
+  // Block before fork so no signal is lost between fork and the supervise loop.
+  sigset_t set = relayed_set(true);
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &set, &previous);
+  std::vector<char*> cargv;
+  for (const auto& arg : argv) cargv.push_back(const_cast<char*>(arg.c_str()));
+  cargv.push_back(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    sigset_t empty;
+    sigemptyset(&empty);
+    pthread_sigmask(SIG_SETMASK, &empty, nullptr);
+    ::execvp(cargv[0], cargv.data());
+    std::fprintf(stderr, "consul-ecs: cannot run %s: %s\n", cargv[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  ::setpgid(pid_, pid_);
+}
+
+void Child::signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+bool Child::poll_exit() {
+  if (exit_code_ >= 0) return true;
+  int status = 0;
+  const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r != pid_) return false;
+  if (WIFEXITED(status)) {
+    exit_code_ = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    exit_code_ = 128 + WTERMSIG(status);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int supervise(Child& child, const std::function<void()>& on_sigterm, const std::function<bool()>& tick) {
+  sigset_t set = relayed_set(true);
+  bool terminated = false;
+  bool sigterm_seen = false;
+  while (!child.poll_exit()) {
+    timespec timeout{0, 100 * 1000 * 1000};
+    const int sig = sigtimedwait(&set, nullptr, &timeout);
+    if (sig == SIGTERM) {
+      if (!sigterm_seen) {
+        sigterm_seen = true;
+        on_sigterm();
+      }
+    } else if (sig > 0 && sig != SIGCHLD) {
+      log::debug("forwarding signal {} to pid {}", sig, child.pid());
+      child.signal(sig);
+    }
+    if (!terminated && tick()) {
+      terminated = true;
+      child.signal(SIGTERM);
+    }
+  }
+  return child.exit_code();
+}
+
+std::chrono::milliseconds parse_duration(const std::string& text) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  double total_ms = 0;
+  size_t i = 0;
+  if (text.empty()) throw std::invalid_argument("invalid duration \"\"");
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    if (start == i) throw std::invalid_argument("invalid duration \"" + text + "\"");
+    const double value = std::stod(text.substr(start, i - start));
+    size_t unit_start = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    const std::string unit = text.substr(unit_start, i - unit_start);
+    double factor = 0;
+    if (unit == "ns") factor = 1e-6;
+    else if (unit == "us" || unit == "µs") factor = 1e-3;
+    else if (unit == "ms") factor = 1;
+    else if (unit == "s") factor = 1000;
+    else if (unit == "m") factor = 60000;
+    else if (unit == "h") factor = 3600000;
+    else throw std::invalid_argument("invalid duration \"" + text + "\": unknown unit \"" + unit + "\"");
+    total_ms += value * factor;
+  }
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(total_ms)));
+}
+
+}  // namespace consulecs::process

@@ -1,0 +1,44 @@
+#pragma once
+// Runs one child process and relays signals to it: the shared core of
+// app-entrypoint and envoy-entrypoint.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace consulecs::process {
+
+// Signals relayed to the child. SIGTERM is in the set but handed to the
+// policy instead of being forwarded directly.
+const std::vector<int>& relayed_signals();
+
+class Child {
+ public:
+  // Starts `argv` in its own process group with the default signal mask.
+  // Throws std::runtime_error when it cannot be started.
+  explicit Child(const std::vector<std::string>& argv);
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // Non-blocking; returns true once the child has exited and sets exit_code().
+  bool poll_exit();
+  // Exit code as a shell reports it: the code, or 128+signal.
+  int exit_code() const { return exit_code_; }
+
+ private:
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+// Supervises `child`: forwards relayed signals except SIGTERM, which calls
+// `on_sigterm` once. Each loop tick (~100 ms) calls `tick`, which may return
+// true to have the child sent SIGTERM. Returns the child's exit code.
+int supervise(Child& child, const std::function<void()>& on_sigterm, const std::function<bool()>& tick);
+
+// Parses Go duration strings: "10s", "1m30s", "500ms", "0". Throws
+// std::invalid_argument naming the value.
+std::chrono::milliseconds parse_duration(const std::string& text);
+
+}  // namespace consulecs::process

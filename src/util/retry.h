@@ -1,0 +1,25 @@
+#pragma once
+// Logs a repeating failure once per distinct cause instead of once per
+// attempt, with a periodic reminder, so retry loops stay readable in CloudWatch.
+#include <chrono>
+#include <string>
+
+namespace consulecs::util {
+
+class FailureLog {
+ public:
+  explicit FailureLog(std::string what) : what_(std::move(what)) {}
+  // Call on every failed attempt.
+  void failed(const std::string& cause);
+  // Call once the operation succeeded; logs recovery when it had failed.
+  void succeeded();
+  int attempts() const { return attempts_; }
+
+ private:
+  std::string what_;
+  std::string last_cause_;
+  int attempts_ = 0;
+  std::chrono::steady_clock::time_point last_logged_{};
+};
+
+}  // namespace consulecs::util
