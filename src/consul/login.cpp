@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "aws/sts.h"
 #include "consul/iam_bearer_token.h"
 
 namespace consulecs::consul {
@@ -24,6 +25,17 @@ AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::Ta
   params.sts_endpoint = login.sts_endpoint.value_or("");
   params.server_id_header_value = login.server_id_header_value.value_or("");
   params.include_entity = config::login_include_entity(cfg);
+  if (params.include_entity) {
+    // The embedded iam:GetRole names the caller's role. The ECS credentials
+    // endpoint tells it; keys from the environment need one STS call.
+    std::string arn = params.creds.role_arn;
+    if (arn.empty()) {
+      arn = aws::get_caller_identity_arn(params.creds, params.region, params.sts_endpoint, aws::default_transport());
+    }
+    bool is_user = false;
+    const std::string name = entity_name_from_arn(arn, &is_user);
+    (is_user ? params.user_name : params.role_name) = name;
+  }
 
   LoginRequest request;
   request.auth_method = config::login_method(cfg);
