@@ -57,6 +57,7 @@ class ControlPlane {
 
   void login();
   void register_task();
+  void register_one(mesh::Registration& reg, bool& registered);
   void write_bootstrap_files();
   void sync_health_loop();
   void shutdown();
@@ -164,19 +165,27 @@ void ControlPlane::login() {
   log::info("wrote ACL token to {}", path);
 }
 
-void ControlPlane::register_task() {
-  if (regs_.service) {
-    retry("registering service " + regs_.service->service_id, [&] {
-      consul_->catalog_register(regs_.service->body);
-      service_registered_ = true;
-    });
-    log::info("service registered: name={} id={}", regs_.service->service_name, regs_.service->service_id);
-  }
-  retry("registering proxy " + regs_.proxy.service_id, [&] {
-    consul_->catalog_register(regs_.proxy.body);
-    proxy_registered_ = true;
+void ControlPlane::register_one(mesh::Registration& reg, bool& registered) {
+  retry("registering " + reg.service_id, [&] {
+    try {
+      consul_->catalog_register(reg.body);
+    } catch (const consul::ApiError& e) {
+      // Service locality arrived in Consul 1.17; older servers reject the
+      // unknown field. Register without it rather than not at all.
+      if (e.status() != 400 || !mesh::strip_locality(reg.body)) throw;
+      log::info("Consul server does not support service locality (1.17+); registering {} without it", reg.service_id);
+      consul_->catalog_register(reg.body);
+      if (regs_.service) mesh::strip_locality(regs_.service->body);
+      mesh::strip_locality(regs_.proxy.body);
+    }
+    registered = true;
   });
-  log::info("proxy registered: name={} id={}", regs_.proxy.service_name, regs_.proxy.service_id);
+  log::info("registered {} (service {})", reg.service_id, reg.service_name);
+}
+
+void ControlPlane::register_task() {
+  if (regs_.service) register_one(*regs_.service, service_registered_);
+  register_one(regs_.proxy, proxy_registered_);
 }
 
 void ControlPlane::write_bootstrap_files() {

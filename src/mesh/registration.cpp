@@ -201,6 +201,12 @@ TaskRegistrations build_registrations(const config::Config& cfg, const ecs::Task
   return regs;
 }
 
+bool strip_locality(json& registration_body) {
+  auto service = registration_body.find("Service");
+  if (service == registration_body.end() || !service->is_object()) return false;
+  return service->erase("Locality") > 0;
+}
+
 json dataplane_config(const config::Config& cfg, const TaskRegistrations& regs, const DataplaneInputs& inputs) {
   const auto grpc_tls = config::grpc_tls(cfg);
   json tls = {{"disabled", !grpc_tls.enabled}};

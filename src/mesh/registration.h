@@ -42,6 +42,10 @@ std::string check_id(const std::string& service_id, const std::string& container
 // or a gateway when gateway.kind is set).
 TaskRegistrations build_registrations(const config::Config& cfg, const ecs::TaskMetadata& task);
 
+// Removes Service.Locality from a registration body (for Consul < 1.17,
+// which rejects the field). Returns false when there was none to remove.
+bool strip_locality(nlohmann::json& registration_body);
+
 struct DataplaneInputs {
   std::string token;         // ACL token for the dataplane, "" = none
   std::string ca_cert_file;  // gRPC CA file path, "" = none

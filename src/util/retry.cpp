@@ -7,12 +7,12 @@ namespace consulecs::util {
 void FailureLog::failed(const std::string& cause) {
   ++attempts_;
   const auto now = std::chrono::steady_clock::now();
-  if (cause != last_cause_) {
-    log::error("{} failed, will retry: {}", what_, cause);
+  // A new cause is always logged; a repeating one on attempts 1, 2, 4, 8, ...
+  // and at least once a minute, so retries stay visible without a line per second.
+  const bool power_of_two = (attempts_ & (attempts_ - 1)) == 0;
+  if (cause != last_cause_ || power_of_two || now - last_logged_ >= std::chrono::minutes(1)) {
+    log::error("{} failed (attempt {}), will retry: {}", what_, attempts_, cause);
     last_cause_ = cause;
-    last_logged_ = now;
-  } else if (now - last_logged_ >= std::chrono::seconds(30)) {
-    log::warn("{} still failing after {} attempts: {}", what_, attempts_, cause);
     last_logged_ = now;
   }
 }

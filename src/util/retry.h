@@ -1,6 +1,7 @@
 #pragma once
-// Logs a repeating failure once per distinct cause instead of once per
-// attempt, with a periodic reminder, so retry loops stay readable in CloudWatch.
+// Logs the failures of a retry loop: every new cause, and a repeating cause
+// on attempts 1, 2, 4, 8, ... (at least once a minute), so a loop retrying
+// each second stays readable in CloudWatch.
 #include <chrono>
 #include <string>
 

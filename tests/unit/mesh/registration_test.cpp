@@ -145,3 +145,11 @@ TEST(DataplaneConfig, TlsAndNoTokenWithoutLogin) {
   EXPECT_EQ(doc["consul"]["grpcPort"], 8503);
   EXPECT_EQ(doc["envoy"]["readyBindPort"], 22000);
 }
+
+TEST(Registration, StripLocalityForOlderConsul) {
+  auto regs = mesh::build_registrations(service_config(), fargate_task());
+  EXPECT_TRUE(mesh::strip_locality(regs.service->body));
+  EXPECT_FALSE(regs.service->body["Service"].contains("Locality"));
+  EXPECT_FALSE(mesh::strip_locality(regs.service->body)) << "nothing left to strip";
+  EXPECT_EQ(regs.service->body["Service"]["ID"], "web-e9028f8d5d8e4f258373e7b93ce9a3c3");
+}
