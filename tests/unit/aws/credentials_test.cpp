@@ -1,4 +1,5 @@
 #include "aws/credentials.h"
+#include "support/tiny_http_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -16,6 +17,8 @@
 
 namespace consulecs::aws {
 namespace {
+using consulecs::testing::TinyHttpServer;
+using consulecs::testing::http_response;
 
 using std::chrono::system_clock;
 using namespace std::chrono_literals;
@@ -368,75 +371,6 @@ TEST(CredentialsProvider, ConcurrentCallersShareOneFetch) {
 }
 
 // --- Against a real local HTTP endpoint (libcurl through http::Client) ---
-
-class TinyHttpServer {
- public:
-  explicit TinyHttpServer(std::string response) : response_(std::move(response)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd_, 4) != 0) {
-      throw std::runtime_error("cannot listen on 127.0.0.1");
-    }
-    socklen_t length = sizeof(addr);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TinyHttpServer() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-  std::vector<std::string> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-
- private:
-  void serve() {
-    // Bounded: stops when the test ends, serves at most 16 connections.
-    for (int served = 0; !stop_ && served < 16;) {
-      pollfd pfd{fd_, POLLIN, 0};
-      if (::poll(&pfd, 1, 50) <= 0) continue;
-      const int client = ::accept(fd_, nullptr, nullptr);
-      if (client < 0) continue;
-      ++served;
-      std::string request;
-      char buffer[4096];
-      while (request.find("\r\n\r\n") == std::string::npos) {
-        pollfd cfd{client, POLLIN, 0};
-        if (::poll(&cfd, 1, 2000) <= 0) break;
-        const auto n = ::recv(client, buffer, sizeof(buffer), 0);
-        if (n <= 0) break;
-        request.append(buffer, static_cast<std::size_t>(n));
-      }
-      {
-        std::lock_guard lock(mutex_);
-        requests_.push_back(request);
-      }
-      (void)::send(client, response_.data(), response_.size(), MSG_NOSIGNAL);
-      ::close(client);
-    }
-  }
-
-  std::string response_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<std::string> requests_;
-};
-
-std::string http_response(int status, const std::string& body) {
-  return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Error") +
-         "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
-         "\r\n\r\n" + body;
-}
 
 TEST(CredentialsEndpoint, FetchesFromALocalContainerEndpoint) {
   TinyHttpServer server(http_response(200, credentials_json("2030-01-01T00:00:00Z")));
