@@ -323,25 +323,10 @@ int run_control_plane(const Args& raw_args) {
   }
   log::set_level(log::parse_level(config::log_level(cfg)));
 
-  // Signals are consumed by one thread; everything else polls the flag.
-  signals::block({SIGTERM, SIGINT});
   signals::StopFlag stop;
-  std::atomic<bool> done{false};
-  std::thread signal_thread([&] {
-    while (!done.load()) {
-      if (int sig = signals::wait_for({SIGTERM, SIGINT}, std::chrono::milliseconds(200)); sig != 0) {
-        log::info("received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        stop.request();
-      }
-    }
-  });
-  int code = 1;
-  {
-    ControlPlane control_plane(std::move(cfg), stop);
-    code = control_plane.run();
-  }
-  done.store(true);
-  signal_thread.join();
+  signals::ShutdownSignals shutdown_signals(stop);
+  ControlPlane control_plane(std::move(cfg), stop);
+  const int code = control_plane.run();
   return code;
 }
 

@@ -24,6 +24,7 @@ class HealthServer {
   void serve();
 
   int listen_fd_ = -1;
+  int wake_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> ready_{false};
   std::atomic<bool> stop_{false};

@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "util/log.h"
+
 namespace consulecs::signals {
 namespace {
 sigset_t make_set(std::initializer_list<int> signals) {
@@ -28,18 +30,42 @@ int wait_for(std::initializer_list<int> signals, std::chrono::milliseconds timeo
   return sig > 0 ? sig : 0;
 }
 
-void StopFlag::request() noexcept { stop_.store(true); }
+void StopFlag::request() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_.store(true);
+  }
+  changed_.notify_all();
+}
 
 bool StopFlag::sleep_for(std::chrono::milliseconds duration) const {
-  // Short slices keep shutdown latency low without a condition variable
-  // shared with the signal thread.
-  const auto deadline = std::chrono::steady_clock::now() + duration;
-  while (!stop_.load()) {
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return false;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(20)));
-  }
-  return true;
+  std::unique_lock lock(mutex_);
+  return changed_.wait_for(lock, duration, [this] { return stop_.load(); });
+}
+
+namespace {
+// Sent by the destructor to wake the signal thread; blocked like the others.
+constexpr int kWakeSignal = SIGUSR2;
+}  // namespace
+
+ShutdownSignals::ShutdownSignals(StopFlag& stop) {
+  block({SIGTERM, SIGINT, kWakeSignal});
+  thread_ = std::thread([&stop] {
+    sigset_t set = make_set({SIGTERM, SIGINT, kWakeSignal});
+    while (true) {
+      const int sig = sigwaitinfo(&set, nullptr);
+      if (sig == kWakeSignal) return;
+      if (sig == SIGTERM || sig == SIGINT) {
+        log::info("received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        stop.request();
+      }
+    }
+  });
+}
+
+ShutdownSignals::~ShutdownSignals() {
+  pthread_kill(thread_.native_handle(), kWakeSignal);
+  thread_.join();
 }
 
 }  // namespace consulecs::signals

@@ -4,8 +4,11 @@
 // no work happens in async-signal context.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <initializer_list>
+#include <mutex>
+#include <thread>
 
 namespace consulecs::signals {
 
@@ -16,16 +19,33 @@ void block(std::initializer_list<int> signals);
 // Waits up to `timeout` for one of the blocked signals; returns it or 0.
 int wait_for(std::initializer_list<int> signals, std::chrono::milliseconds timeout);
 
-// A flag set once a shutdown signal arrived; threads poll it and sleep on it.
+// A flag set once a shutdown signal arrived; threads check it and sleep on
+// it, waking at once when it is set (no polling: idle sidecars stay idle).
 class StopFlag {
  public:
-  void request() noexcept;
+  void request();
   bool requested() const noexcept { return stop_.load(); }
   // Sleeps up to `duration`; returns true when a stop was requested.
   bool sleep_for(std::chrono::milliseconds duration) const;
 
  private:
   std::atomic<bool> stop_{false};
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+};
+
+// Turns SIGTERM/SIGINT into StopFlag::request() on a dedicated thread that
+// blocks in sigwaitinfo (no timeout, no wake-ups). Blocks the signals in the
+// constructing thread first, so create it before any other thread.
+class ShutdownSignals {
+ public:
+  explicit ShutdownSignals(StopFlag& stop);
+  ~ShutdownSignals();
+  ShutdownSignals(const ShutdownSignals&) = delete;
+  ShutdownSignals& operator=(const ShutdownSignals&) = delete;
+
+ private:
+  std::thread thread_;
 };
 
 }  // namespace consulecs::signals

@@ -35,3 +35,21 @@ TEST(Files, Join) {
   EXPECT_EQ(files::join("/consul/", "x"), "/consul/x");
   EXPECT_EQ(files::join("/consul", "x"), "/consul/x");
 }
+
+TEST(Files, CopyAtomicCopiesLargeFilesWithMode) {
+  auto dir = std::filesystem::temp_directory_path() / ("copy-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::string content(3 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 131 % 251);
+  const std::string source = (dir / "source").string();
+  const std::string target = (dir / "target").string();
+  files::write_atomic(source, content, 0644);
+  files::copy_atomic(source, target, 0755);
+  EXPECT_EQ(files::read_file(target), content);
+  struct stat st {};
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+  EXPECT_THROW(files::copy_atomic((dir / "missing").string(), target, 0755), std::runtime_error);
+  EXPECT_EQ(files::read_file(target), content) << "a failed copy leaves the old file intact";
+  std::filesystem::remove_all(dir);
+}
