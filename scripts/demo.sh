@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make demo`: the mesh sandbox on this machine (docs/sandbox.md).
+#   1. scripts/setup.sh: Debian packages, the Python venv, the Consul build
+#   2. builds build/consul-ecs
+#   3. runs sandbox/demo.py with the arguments given here, e.g.
+#        scripts/demo.sh --keep      keep running until Ctrl-C
+#        scripts/demo.sh --fast      the CI timings
+# CONSUL_ECS_CACHE defaults to ~/.cache/consul-ecs-cpp.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export CONSUL_ECS_CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
+case "${1:-}" in -h|--help) sed -n '2,9p' "$0"; exec "$CONSUL_ECS_CACHE/venv/bin/python" sandbox/demo.py --help ;; esac
+
+scripts/setup.sh
+CONSUL_BIN="$(scripts/build-consul.sh | tail -n 1)"
+export CONSUL_BIN
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target consul-ecs
+export CONSUL_ECS_BIN="${CONSUL_ECS_BIN:-$ROOT/build/consul-ecs}"
+exec "$CONSUL_ECS_CACHE/venv/bin/python" sandbox/demo.py "$@"

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Installs what building and testing consul-ecs needs; idempotent and fast
+# when everything is already there.
+#   1. Debian build packages (apt-get only when one is missing)
+#   2. the Python venv of the e2e test bed, pinned (tests/e2e/requirements.txt
+#      + constraints.txt), at $CONSUL_ECS_CACHE/venv
+#   3. the Consul server binary (scripts/build-consul.sh, cached)
+# Options: --deps-only (step 1 only), --no-consul (skip step 3).
+# CONSUL_ECS_CACHE defaults to ~/.cache/consul-ecs-cpp.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
+export CONSUL_ECS_CACHE="$CACHE"
+DEPS_ONLY=0
+WITH_CONSUL=1
+for arg in "$@"; do
+  case "$arg" in
+    --deps-only) DEPS_ONLY=1 ;;
+    --no-consul) WITH_CONSUL=0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "setup: $*" >&2; }
+
+# ---- 1. Debian packages ----------------------------------------------------
+APT_PKGS=(g++ cmake ninja-build libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
+          libcli11-dev libfmt-dev libgtest-dev libgmock-dev)
+missing=()
+for p in "${APT_PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+apt_install() {
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+      say "need root (or sudo) to install: $*"; exit 1
+    fi
+  fi
+  say "apt-get install $*"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+if ((${#missing[@]})); then
+  apt_install "${missing[@]}"
+fi
+[[ $DEPS_ONLY -eq 1 ]] && exit 0
+
+# ---- 2. Python venv ----------------------------------------------------------
+VENV="$CACHE/venv"
+REQ="$ROOT/tests/e2e/requirements.txt"
+CONS="$ROOT/tests/e2e/constraints.txt"
+PY="${CONSUL_ECS_PYTHON:-python3}"
+stamp_of() {
+  { cat "$REQ" "$CONS"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1
+}
+mkdir -p "$CACHE"
+want="$(stamp_of)"
+have="$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)"
+if [[ "$want" != "$have" || ! -x "$VENV/bin/python" ]]; then
+  say "creating the test venv at $VENV"
+  rm -rf "$VENV"
+  if ! "$PY" -m venv "$VENV" >/dev/null 2>&1; then
+    # Debian's python3 needs python3-venv for ensurepip.
+    apt_install python3-venv
+    rm -rf "$VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ" -c "$CONS" >&2
+  echo "$want" > "$VENV/.requirements.sha256"
+fi
+
+# ---- 3. Consul ---------------------------------------------------------------
+if [[ $WITH_CONSUL -eq 1 ]]; then
+  CONSUL_BIN="$("$ROOT/scripts/build-consul.sh" | tail -n 1)"
+  say "consul: $CONSUL_BIN"
+fi
+say "venv: $VENV"

@@ -1,0 +1,348 @@
+"""pytest fixtures of the real test bed.
+
+Session-wide: moto (IAM+STS, signature checking on), a Consul server with
+ACLs (default deny) and the aws-iam auth method, the ECS agent emulator.
+Per test: an ECS task in the emulator (own cluster, so its own Consul node),
+a bootstrap dir, and run_control_plane() to start the binary under test.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+import requests
+
+import testbed as tb
+from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
+
+WEB_ROLE = "web-task-role"          # /consul-ecs/, tag service-name=web -> trusted
+API_ROLE = "api-task-role"          # /consul-ecs/, tag service-name=api -> trusted
+UNTRUSTED_ROLE = "rogue-task-role"  # /untrusted/, tag service-name=web -> not bound
+
+CONTROL_PLANE = "consul-ecs-control-plane"
+DATAPLANE = "consul-dataplane"
+APP = "app"
+
+# Environment the binary must not see: it would change how it authenticates.
+_SCRUBBED_ENV = re.compile(
+    r"^(CONSUL_HTTP_.*|CONSUL_GRPC_.*|CONSUL_CACERT|CONSUL_ECS_CONFIG_JSON|"
+    r"CONSUL_ECS_HEALTH_LISTEN_ADDR|CONSUL_ECS_CONTAINER_CREDENTIALS_HOST|AWS_.*|ECS_.*)$")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_binary: runs the consul-ecs binary under test")
+
+
+# --------------------------------------------------------------------------
+# Session test bed
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def testbed_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("testbed"))
+
+
+@pytest.fixture(scope="session")
+def moto(testbed_dir: str):
+    m = tb.MotoServer(os.path.join(testbed_dir, "moto")).start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(moto: tb.MotoServer) -> tb.AwsWorld:
+    world = tb.aws_setup(moto, {
+        WEB_ROLE: (tb.TRUSTED_ROLE_PATH, {tb.SERVICE_NAME_TAG: "web"}),
+        API_ROLE: (tb.TRUSTED_ROLE_PATH, {tb.SERVICE_NAME_TAG: "api"}),
+        UNTRUSTED_ROLE: ("/untrusted/", {tb.SERVICE_NAME_TAG: "web"}),
+    })
+    # From here on moto checks every request's SigV4 signature and the
+    # caller's IAM permissions: a forged or mis-signed request gets a 403.
+    moto.enable_auth()
+    return world
+
+
+@pytest.fixture(scope="session")
+def consul(testbed_dir: str, moto: tb.MotoServer, aws: tb.AwsWorld):
+    c = tb.ConsulServer(os.path.join(testbed_dir, "consul")).start()
+    tb.setup_auth_method(c, moto.url)
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator(aws: tb.AwsWorld):
+    def provide(task: Task) -> dict[str, Any]:
+        if not task.role_arn:
+            raise ValueError(f"task {task.task_id} has no task role")
+        role_name = task.role_arn.rsplit("/", 1)[-1]
+        # ECS assumes the task role with the task ID as the session name.
+        c = aws.assume(role_name, task.task_id)
+        return {"RoleArn": c.role_arn, "AccessKeyId": c.access_key_id,
+                "SecretAccessKey": c.secret_access_key, "Token": c.session_token,
+                "Expiration": c.expiration}
+
+    emu = EcsAgentEmulator(credentials_provider=provide).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def fresh_consul(tmp_path, moto: tb.MotoServer):
+    """A second Consul, per test, created but NOT started: call
+    .start() then tb.setup_auth_method(c, moto.url) when the test wants it."""
+    c = tb.ConsulServer(str(tmp_path / "consul2"), node_name="consul-late")
+    yield c
+    c.stop()
+
+
+# --------------------------------------------------------------------------
+# Tasks and the binary under test
+# --------------------------------------------------------------------------
+
+def binary_path() -> str:
+    return os.environ.get("CONSUL_ECS_BIN") or os.path.join(tb.repo_root(), "build", "consul-ecs")
+
+
+@pytest.fixture(scope="session")
+def consul_ecs_bin() -> str:
+    p = binary_path()
+    if not os.access(p, os.X_OK):
+        pytest.fail(f"binary under test not found at {p} (build it, or set CONSUL_ECS_BIN)",
+                    pytrace=False)
+    return p
+
+
+def register_cluster_node(consul: tb.ConsulServer, task: Task) -> None:
+    """Creates the synthetic node named by the cluster ARN, as the consul-ecs
+    controller does in a real deployment. The control-plane cannot: its
+    login token (a service identity) has no node:write, so it registers with
+    SkipNodeUpdate on an existing node."""
+    consul.must(consul.put("/v1/catalog/register", {
+        "Node": task.cluster_arn, "Address": "127.0.0.1",
+        "NodeMeta": {"synthetic-node": "true"}}))
+
+
+@pytest.fixture
+def make_task(emulator: EcsAgentEmulator, aws: tb.AwsWorld, consul: tb.ConsulServer):
+    """make_task(cluster=None, role=WEB_ROLE, app_health="HEALTHY", ...) -> Task.
+
+    Each task gets its own cluster (so its own Consul node) unless told.
+    Containers: the control-plane itself (no ECS health check), the
+    consul-dataplane sidecar and the app, both with ECS health checks.
+    The cluster's node is created in the session Consul unless
+    register_node=False."""
+    created: list[Task] = []
+
+    def make(cluster: str | None = None, role: str | None = WEB_ROLE,
+             app_health: str | None = "HEALTHY", dataplane_health: str | None = "HEALTHY",
+             dataplane_status: str = "RUNNING", extra: list[ContainerSpec] | None = None,
+             register_node: bool = True, **kw: Any) -> Task:
+        if cluster is None:
+            cluster = f"arn:aws:ecs:{tb.REGION}:{tb.ACCOUNT_ID}:cluster/e2e-{secrets.token_hex(4)}"
+        containers = [
+            ContainerSpec(CONTROL_PLANE),
+            ContainerSpec(DATAPLANE, health=dataplane_health, known_status=dataplane_status),
+            ContainerSpec(APP, health=app_health),
+        ] + (extra or [])
+        t = emulator.add_task(cluster=cluster, containers=containers,
+                              role_arn=aws.roles[role] if role else None, **kw)
+        if register_node:
+            register_cluster_node(consul, t)
+        created.append(t)
+        return t
+
+    return make
+
+
+@dataclass
+class ControlPlane:
+    """A running `consul-ecs control-plane`."""
+    proc: subprocess.Popen
+    task: Task
+    config: dict
+    bootstrap_dir: str
+    health_addr: str
+    stdout_path: str
+    stderr_path: str
+    env: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def service_id(self) -> str:
+        return f"{self.config.get('service', {}).get('name') or self.task.family.lower()}-{self.task.task_id}"
+
+    @property
+    def proxy_id(self) -> str:
+        return f"{self.service_id}-sidecar-proxy"
+
+    @property
+    def node(self) -> str:
+        return self.task.cluster_arn
+
+    def stdout(self) -> str:
+        with open(self.stdout_path, errors="replace") as f:
+            return f.read()
+
+    def stderr(self) -> str:
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def output(self) -> str:
+        return self.stdout() + self.stderr()
+
+    def health(self) -> int | None:
+        """Status of GET /consul-ecs/health, None if nothing listens."""
+        try:
+            return requests.get(f"http://{self.health_addr}/consul-ecs/health", timeout=2).status_code
+        except requests.RequestException:
+            return None
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            if not self.alive():
+                raise AssertionError(
+                    f"control-plane exited with {self.proc.returncode}:\n{self.output()[-4000:]}")
+            return self.health() == 200
+        try:
+            tb.wait_until(ready, timeout, 0.2, "control-plane readiness 200")
+        except TimeoutError as e:
+            raise AssertionError(f"{e}\n--- control-plane output ---\n{self.output()[-4000:]}") from None
+
+    def describe(self) -> str:
+        return f"--- control-plane output ---\n{self.output()[-4000:]}"
+
+
+def base_config(consul: tb.ConsulServer, moto: tb.MotoServer, bootstrap_dir: str,
+                service_name: str | None = "web") -> dict:
+    cfg: dict[str, Any] = {
+        "bootstrapDir": bootstrap_dir,
+        "logLevel": "DEBUG",
+        "consulServers": {
+            "hosts": "127.0.0.1",
+            "http": {"port": consul.http_port, "https": False},
+            "grpc": {"port": consul.grpc_port},
+            "defaults": {"tls": False},
+        },
+        "consulLogin": {
+            "enabled": True,
+            "region": tb.REGION,
+            "stsEndpoint": moto.url,
+        },
+        "service": {
+            "port": 8080,
+            "tags": ["e2e", "v1"],
+            "meta": {"team": "mesh", "env": "test"},
+        },
+        "proxy": {"upstreams": [{"destinationName": "db", "localBindPort": 1234}]},
+        "healthSyncContainers": [APP],
+    }
+    if service_name is not None:
+        cfg["service"]["name"] = service_name
+    return cfg
+
+
+@pytest.fixture
+def run_control_plane(consul_ecs_bin: str, emulator: EcsAgentEmulator, tmp_path,
+                      request: pytest.FixtureRequest):
+    """run_control_plane(config, task, env_extra=None, raw_config=None) -> ControlPlane.
+
+    Starts `consul-ecs control-plane` with CONSUL_ECS_CONFIG_JSON=config (or
+    the raw string), the task's ECS env from the emulator, a free readiness
+    port in CONSUL_ECS_HEALTH_LISTEN_ADDR, and no CONSUL_HTTP_TOKEN / AWS_*
+    from the outer environment. At teardown a still-running process gets
+    SIGTERM, its consul-dataplane container is marked STOPPED, and it is
+    killed if it has not exited 15 s later."""
+    started: list[ControlPlane] = []
+
+    def run(config: dict | None, task: Task, env_extra: dict[str, str] | None = None,
+            raw_config: str | None = None, args: list[str] | None = None) -> ControlPlane:
+        n = len(started)
+        logdir = tmp_path / f"control-plane-{n}"
+        logdir.mkdir()
+        env = {k: v for k, v in os.environ.items() if not _SCRUBBED_ENV.match(k)}
+        env.update(emulator.env_for(task, CONTROL_PLANE))
+        health_addr = f"127.0.0.1:{tb.free_port()}"
+        env["CONSUL_ECS_HEALTH_LISTEN_ADDR"] = health_addr
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+        if raw_config is not None:
+            env["CONSUL_ECS_CONFIG_JSON"] = raw_config
+        elif config is not None:
+            env["CONSUL_ECS_CONFIG_JSON"] = json.dumps(config)
+        env.update(env_extra or {})
+        env = {k: v for k, v in env.items() if v is not None}
+        out = open(logdir / "stdout.log", "wb")
+        err = open(logdir / "stderr.log", "wb")
+        proc = subprocess.Popen([consul_ecs_bin] + (args if args is not None else ["control-plane"]),
+                                env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=str(logdir))
+        out.close()
+        err.close()
+        cp = ControlPlane(proc=proc, task=task, config=config or {},
+                          bootstrap_dir=(config or {}).get("bootstrapDir", ""),
+                          health_addr=health_addr, stdout_path=str(logdir / "stdout.log"),
+                          stderr_path=str(logdir / "stderr.log"), env=env)
+        started.append(cp)
+        return cp
+
+    yield run
+
+    for cp in started:
+        if cp.alive():
+            cp.signal(signal.SIGTERM)
+            try:
+                if DATAPLANE in cp.task.containers:
+                    emulator.set_container(cp.task.task_id, DATAPLANE, known_status="STOPPED")
+                cp.wait(15)
+            except (subprocess.TimeoutExpired, KeyError):
+                cp.proc.kill()
+                cp.proc.wait(5)
+        # Keep the output of failed tests visible in the report.
+        if request.node.rep_call_failed if hasattr(request.node, "rep_call_failed") else False:
+            print(f"\n=== control-plane #{started.index(cp)} output ===\n{cp.output()[-6000:]}")
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when == "call":
+        item.rep_call_failed = rep.failed
+
+
+@pytest.fixture
+def bootstrap_dir(tmp_path) -> str:
+    d = tmp_path / "bootstrap"
+    d.mkdir()
+    return str(d)
+
+
+@pytest.fixture
+def cp_config(consul: tb.ConsulServer, moto: tb.MotoServer, bootstrap_dir: str) -> dict:
+    return base_config(consul, moto, bootstrap_dir)
+
+
+def wait_for(pred: Callable[[], Any], timeout: float, what: str, cp: ControlPlane | None = None,
+             interval: float = 0.2) -> Any:
+    """tb.wait_until that, on timeout, fails the test with the binary's output."""
+    try:
+        return tb.wait_until(pred, timeout, interval, what)
+    except TimeoutError as e:
+        pytest.fail(f"{e}\n{cp.describe() if cp else ''}", pytrace=False)
