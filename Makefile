@@ -1,0 +1,35 @@
+# Entry points; the scripts do the work (see scripts/).
+.PHONY: all build test e2e setup consul clean bench demo
+
+all: build
+
+setup:
+	scripts/setup.sh
+
+consul:
+	scripts/build-consul.sh
+
+build:
+	scripts/setup.sh --deps-only
+	cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build
+
+test:
+	scripts/test.sh
+
+# Only the end-to-end suite, against an existing build/consul-ecs.
+e2e:
+	scripts/test.sh --e2e-only
+
+# Benchmarks against the reference consul-ecs (setup + build + bench/run.sh);
+# BENCH_ARGS=--quick for a smoke run. See bench/README.md.
+bench:
+	bench/run.sh $(BENCH_ARGS)
+
+# The local demo: the mesh sandbox (setup + build + sandbox/demo.py), no AWS.
+# DEMO_ARGS=--keep keeps it running until Ctrl-C. See docs/sandbox.md.
+demo:
+	scripts/demo.sh $(DEMO_ARGS)
+
+clean:
+	rm -rf build build-asan
