@@ -1,0 +1,155 @@
+"""The sandbox flow (`make demo`) as an end-to-end test, with short timings.
+
+One sandbox for the module, its own Consul and moto (the controller writes
+ACL objects; the session Consul of the other tests stays untouched). The
+tests run in file order and each builds on the previous one's state:
+
+  1. boot: the controller provisions ACLs and the cluster node; three
+     `server` tasks and a `client` task are registered with passing checks
+  2. a request through the mesh succeeds (client sidecar -> mTLS -> server)
+  3. a `deny` intention makes it fail, `allow` restores it
+  4. graceful stop of a server: it leaves the catalog, no client request fails
+  5. SIGKILL of a server: the controller removes its instances and login
+     token within one polling interval; no request fails afterwards
+  6. every client failure is explained by steps 1/3/5; clean-up leaves no
+     process behind
+
+See sandbox/scenario.py for the flow and docs/sandbox.md for the set-up.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+import testbed as tb
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sandbox"))
+
+from ecs_sandbox import leftover_processes  # noqa: E402
+from mesh import MeshSandbox  # noqa: E402
+from scenario import RECONCILE_SLACK, Scenario  # noqa: E402
+from taskdefs import Timings  # noqa: E402
+
+pytestmark = pytest.mark.needs_binary
+
+TIMINGS = Timings.fast()
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory: pytest.TempPathFactory, consul_ecs_bin: str):
+    workdir = str(tmp_path_factory.mktemp("sandbox"))
+    events: list[str] = []
+    sb = MeshSandbox(workdir, TIMINGS, consul_ecs_bin=consul_ecs_bin, log=events.append)
+    sc = Scenario(sb, note=events.append)
+    sc.events = events  # type: ignore[attr-defined]
+    try:
+        yield sc
+    finally:
+        sb.close()
+        left = leftover_processes()
+        procs = [p for p in (sb.consul and sb.consul.proc, sb.moto and sb.moto.proc) if p is not None]
+        assert not left, f"processes left after clean-up: {left}"
+        assert all(p.poll() is not None for p in procs), "Consul or moto still running"
+
+
+def diagnostics(sc: Scenario) -> str:
+    parts = ["--- sandbox events ---", "\n".join(sc.events[-60:]),  # type: ignore[attr-defined]
+             "--- controller log ---", sc.sb.controller_log()[-3000:]]
+    for mt in sc.sb.mesh_tasks:
+        parts.append(sc.sb.describe_task(mt, 1200))
+    return "\n".join(parts)
+
+
+def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
+    try:
+        flow.boot(servers=3)
+    except Exception as e:  # noqa: BLE001 - show everything the sandbox saw
+        pytest.fail(f"sandbox boot failed: {e}\n{diagnostics(flow)}", pytrace=False)
+    st = flow.status()
+    by_service: dict[str, list] = {}
+    for inst in st.instances:
+        by_service.setdefault(inst.service, []).append(inst)
+    assert len(by_service.get("server", [])) == 3, st
+    assert len(by_service.get("server-sidecar-proxy", [])) == 3, st
+    assert len(by_service.get("client", [])) == 1, st
+    assert len(by_service.get("client-sidecar-proxy", [])) == 1, st
+    for inst in st.instances:
+        assert inst.passing, f"{inst.id} not passing: {inst.checks}"
+        if inst.kind == "service":
+            assert set(inst.checks) == {"app", "consul-dataplane"}, inst.checks
+        else:
+            assert inst.kind == "connect-proxy" and set(inst.checks) == {"consul-dataplane"}, inst
+    # One login token per mesh task, made by the aws-iam auth method the
+    # controller completed with its binding rule.
+    assert st.tokens == 4
+    assert "created ACL binding rule" in flow.sb.controller_log()
+    assert "registered the cluster's synthetic node" in flow.sb.controller_log()
+
+
+def test_02_request_through_the_mesh(flow: Scenario) -> None:
+    st = flow.status()
+    assert st.request_ok, f"request through the mesh failed: {st.request_answer}\n{diagnostics(flow)}"
+    server_tasks = {mt.task_id for mt in flow.servers}
+    answer = json.loads(st.request_answer)
+    assert answer["service"] == "server" and answer["task"] in server_tasks
+    # The client app's own calls go through too.
+    since = flow.windows[0][2]
+    try:
+        tb.wait_until(lambda: any(r["ok"] for r in flow.sb.client_requests(since=since)), 10, 0.1,
+                      "a successful call of the client app")
+    except TimeoutError as e:
+        pytest.fail(f"{e}: {flow.sb.client_requests(since=since)[-5:]}", pytrace=False)
+
+
+def test_03_deny_intention_blocks_and_allow_restores(flow: Scenario) -> None:
+    r = flow.intentions(hold=0.5)
+    assert "Connection" in r["denied"] or "Remote" in r["denied"], r
+    assert '"service": "server"' in r["allowed"], r
+    # Refused by the intention, as the server's proxy logged it.
+    assert "Action: DENY" in r["evidence"], r
+    # The client app's calls failed during the deny window as well.
+    _, start, end = flow.windows[-1]
+    during = flow.sb.client_requests(since=start, until=end)
+    assert any(not x["ok"] for x in during), during[-5:]
+
+
+def test_04_graceful_stop_deregisters_without_failed_requests(flow: Scenario) -> None:
+    target = flow.servers[0]
+    g = flow.graceful_stop(target)
+    assert g.critical_after is not None and g.critical_after < 3.0, g
+    assert g.absent_after is not None, f"{target.name} still registered\n{diagnostics(flow)}"
+    assert g.stopped_after is not None
+    assert g.requests >= 10, g
+    assert g.failed == 0, f"{g.failed} failed requests during the graceful stop: {g.failures}"
+    # The stop sequence: the app exited by itself after its shutdown delay,
+    # nothing needed SIGKILL.
+    code, after, killed = g.container_exits["app"]
+    assert code == 0 and not killed and after >= TIMINGS.shutdown_delay - 0.2, g.container_exits
+    for name, (code, _, killed) in g.container_exits.items():
+        assert code == 0 and not killed, (name, g.container_exits)
+    assert "marking all checks critical" in target.log("consul-ecs-control-plane")
+
+
+def test_05_sigkill_controller_removes_within_one_interval(flow: Scenario) -> None:
+    target = flow.servers[1]
+    assert flow.sb.instance_state(flow.servers[2]) == "passing", "need a server left"
+    k = flow.sigkill(target)
+    # Nothing of the task could clean up: it was still registered and passing.
+    assert k.stale_state == "passing", k
+    assert k.removed_after is not None, f"the controller did not remove {target.name}\n{diagnostics(flow)}"
+    assert k.removed_after <= k.interval + RECONCILE_SLACK, (
+        f"removed {k.removed_after:.1f}s after the task stopped; interval {k.interval}s")
+    assert k.token_deleted, "the login token of the killed task is still there"
+    assert k.requests_after >= 5 and k.failed_after == 0, k
+
+
+def test_06_every_failed_request_is_explained(flow: Scenario) -> None:
+    tot = flow.client_totals()
+    assert tot["requests"] > 50, tot
+    assert tot["by_window"]["unexplained"] == 0, tot
+    st = flow.status()
+    assert st.request_ok, st.request_answer
+    assert {i.task for i in st.instances} == {"client", flow.servers[2].name}, st.instances
