@@ -38,6 +38,12 @@ constexpr auto kSyncInterval = 1s;
 // latency after the proxy exits is what callers of the service feel.
 constexpr auto kShutdownPollInterval = 100ms;
 
+// The controller deletes the login token of a task ECS reports stopped; by
+// the time this task's own clean-up runs, the token may already be gone.
+bool token_deleted(const consul::ApiError& error) {
+  return error.status() == 403 && std::string_view(error.what()).find("ACL not found") != std::string_view::npos;
+}
+
 class Stopped : public std::exception {
  public:
   const char* what() const noexcept override { return "stopped by signal during start-up"; }
@@ -276,6 +282,14 @@ void ControlPlane::deregister() {
         log::info("deregistered {}", reg.service_id);
         registered = false;
         return;
+      } catch (const consul::ApiError& e) {
+        if (token_deleted(e)) {
+          log::info("token already deleted (the controller cleaned up this stopped task); {} is gone", reg.service_id);
+          registered = false;
+          return;
+        }
+        log::error("deregistering {} failed: {}", reg.service_id, e.what());
+        std::this_thread::sleep_for(200ms);
       } catch (const std::exception& e) {
         log::error("deregistering {} failed: {}", reg.service_id, e.what());
         std::this_thread::sleep_for(200ms);
@@ -292,6 +306,13 @@ void ControlPlane::logout() {
     consul_->logout();
     logged_in_ = false;
     log::info("logged out of Consul");
+  } catch (const consul::ApiError& e) {
+    if (token_deleted(e)) {
+      logged_in_ = false;
+      log::info("token already deleted; nothing to log out");
+      return;
+    }
+    log::error("logout failed: {}", e.what());
   } catch (const std::exception& e) {
     log::error("logout failed: {}", e.what());
   }

@@ -334,6 +334,22 @@ def test_sigterm_when_dataplane_already_stopped(run_control_plane, make_task, cp
     assert consul.service_instance(cp.node, cp.proxy_id) is None
 
 
+def test_sigterm_after_controller_cleaned_up(run_control_plane, make_task, cp_config, consul, emulator):
+    """The controller removes a stopped task's instances and login token; the
+    task's own clean-up then finds the token gone and must end cleanly."""
+    cp = start_ready(run_control_plane, make_task, cp_config)
+    secret = service_token(cp)
+    accessor = consul.token_self(secret).json()["AccessorID"]
+    for sid in (cp.proxy_id, cp.service_id):
+        consul.put("/v1/catalog/deregister", {"Node": cp.node, "ServiceID": sid})
+    assert consul.request("DELETE", f"/v1/acl/token/{accessor}").status_code == 200
+    emulator.set_container(cp.task.task_id, DATAPLANE, known_status="STOPPED")
+    cp.signal(signal.SIGTERM)
+    assert cp.wait(10) == 0, cp.describe()
+    assert "token already deleted" in cp.output()
+    assert "[ERROR]" not in cp.output(), cp.describe()
+
+
 # -------------------------------------------------------- (f) failed login
 
 def test_untrusted_role_login_is_refused_and_retried(run_control_plane, make_task, cp_config,
