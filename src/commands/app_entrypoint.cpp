@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "commands/command.h"
+#include "commands/common.h"
 #include "process/child.h"
 #include "util/log.h"
 
@@ -21,13 +22,7 @@ int run_app_entrypoint(const Args& raw_args) {
   app.add_option("--shutdown-delay", delay_text, "Time to keep the app running after SIGTERM (Go duration)");
   app.add_option("command", command, "The application command")->required();
   app.allow_extras(false);
-  Args args = normalize_go_flags(raw_args);
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto code = parse_flags(app, raw_args)) return *code;
   std::chrono::milliseconds delay{0};
   try {
     delay = process::parse_duration(delay_text);

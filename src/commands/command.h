@@ -18,6 +18,7 @@ struct Command {
 const std::vector<Command>& all();
 
 int run_control_plane(const Args& args);
+int run_controller(const Args& args);
 int run_app_entrypoint(const Args& args);
 int run_envoy_entrypoint(const Args& args);
 int run_net_dial(const Args& args);

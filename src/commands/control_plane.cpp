@@ -13,6 +13,7 @@
 
 #include "aws/credentials.h"
 #include "commands/command.h"
+#include "commands/common.h"
 #include "config/config.h"
 #include "consul/client.h"
 #include "consul/login.h"
@@ -326,27 +327,14 @@ int run_control_plane(const Args& raw_args) {
                "control-plane"};
   std::string config_file;
   app.add_option("--config-file", config_file, "Path to the JSON config (default: $CONSUL_ECS_CONFIG_JSON)");
-  Args args = normalize_go_flags(raw_args);
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend());
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
+  if (auto code = parse_flags(app, raw_args)) return *code;
 
-  config::Config cfg;
-  try {
-    cfg = config::load_config_from_env_or_file(config_file);
-  } catch (const config::ConfigError& e) {
-    std::fprintf(stderr, "invalid config:\n");
-    for (const auto& error : e.errors()) std::fprintf(stderr, "  %s\n", error.c_str());
-    return 1;
-  }
-  log::set_level(log::parse_level(config::log_level(cfg)));
+  auto cfg = load_config_or_report(config_file);
+  if (!cfg) return 1;
 
   signals::StopFlag stop;
   signals::ShutdownSignals shutdown_signals(stop);
-  ControlPlane control_plane(std::move(cfg), stop);
+  ControlPlane control_plane(std::move(*cfg), stop);
   const int code = control_plane.run();
   return code;
 }

@@ -109,11 +109,17 @@ nlohmann::json Client::token_self() { return call("GET", "/v1/acl/token/self"); 
 
 void Client::catalog_register(const nlohmann::json& registration) { call("PUT", "/v1/catalog/register", &registration); }
 
-void Client::catalog_deregister(const std::string& node, const std::string& service_id, const std::string& ns,
-                                const std::string& partition) {
+nlohmann::json deregistration_body(const std::string& node, const std::string& service_id, const std::string& ns,
+                                   const std::string& partition) {
   nlohmann::json body = {{"Node", node}, {"ServiceID", service_id}};
   if (!ns.empty()) body["Namespace"] = ns;
   if (!partition.empty()) body["Partition"] = partition;
+  return body;
+}
+
+void Client::catalog_deregister(const std::string& node, const std::string& service_id, const std::string& ns,
+                                const std::string& partition) {
+  const nlohmann::json body = deregistration_body(node, service_id, ns, partition);
   call("PUT", "/v1/catalog/deregister", &body);
 }
 

@@ -47,6 +47,11 @@ struct AclToken {
   std::string secret_id;
 };
 
+// Body of PUT /v1/catalog/deregister for one service instance (ns and
+// partition omitted when empty).
+nlohmann::json deregistration_body(const std::string& node, const std::string& service_id,
+                                   const std::string& ns = {}, const std::string& partition = {});
+
 class Client {
  public:
   explicit Client(ServerConfig config);

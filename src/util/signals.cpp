@@ -21,15 +21,6 @@ void block(std::initializer_list<int> signals) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int wait_for(std::initializer_list<int> signals, std::chrono::milliseconds timeout) {
-  sigset_t set = make_set(signals);
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  ts.tv_nsec = static_cast<long>((timeout.count() % 1000) * 1000000);
-  const int sig = sigtimedwait(&set, nullptr, &ts);
-  return sig > 0 ? sig : 0;
-}
-
 void StopFlag::request() {
   {
     std::lock_guard lock(mutex_);

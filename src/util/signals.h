@@ -16,9 +16,6 @@ namespace consulecs::signals {
 // so they inherit the mask.
 void block(std::initializer_list<int> signals);
 
-// Waits up to `timeout` for one of the blocked signals; returns it or 0.
-int wait_for(std::initializer_list<int> signals, std::chrono::milliseconds timeout);
-
 // A flag set once a shutdown signal arrived; threads check it and sleep on
 // it, waking at once when it is set (no polling: idle sidecars stay idle).
 class StopFlag {
