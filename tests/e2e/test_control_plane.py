@@ -20,6 +20,7 @@ import stat
 import time
 
 import pytest
+import requests
 
 import testbed as tb
 from conftest import (APP, DATAPLANE, UNTRUSTED_ROLE, ControlPlane, base_config,
@@ -348,6 +349,22 @@ def test_sigterm_after_controller_cleaned_up(run_control_plane, make_task, cp_co
     assert cp.wait(10) == 0, cp.describe()
     assert "token already deleted" in cp.output()
     assert "[ERROR]" not in cp.output(), cp.describe()
+
+
+def test_secrets_never_logged(run_control_plane, make_task, cp_config, consul, emulator):
+    """At TRACE level, over a whole lifecycle, neither the ACL token nor the
+    AWS credentials appear in the output."""
+    cfg = {**cp_config, "logLevel": "TRACE"}
+    cp = start_ready(run_control_plane, make_task, cfg)
+    secret = service_token(cp)
+    creds = requests.get(f"{emulator.url}/v2/credentials/{cp.task.credentials_id}", timeout=5).json()
+    wait_status(consul, cp, {"app": "passing", "dp_service": "passing", "dp_proxy": "passing"}, 5, "checks passing")
+    assert stop_gracefully(cp, emulator) == 0, cp.describe()
+    out = cp.output()
+    assert "[TRACE]" in out or "[DEBUG]" in out, "the test must run with verbose logging to mean anything"
+    for name, value in (("ACL token", secret), ("AWS secret key", creds["SecretAccessKey"]),
+                        ("AWS session token", creds["Token"])):
+        assert value and value not in out, f"{name} appears in the log"
 
 
 # -------------------------------------------------------- (f) failed login
