@@ -1,0 +1,104 @@
+"""control-plane against a Consul whose HTTP API is served over TLS: CA from
+a file or from CONSUL_HTTPS_CACERT_PEM, and the configured TLS server name
+is what the certificate is verified against."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import testbed as tb
+from conftest import base_config, register_cluster_node
+
+
+class TlsConsul(tb.ConsulServer):
+    """The test bed's Consul plus an HTTPS listener with a cert made by
+    `consul tls` (SANs server.dc1.consul, localhost, 127.0.0.1)."""
+
+    def __init__(self, workdir: str) -> None:
+        super().__init__(workdir, node_name="consul-tls")
+        self.https_port = tb.free_port()
+        subprocess.run([self.binary, "tls", "ca", "create"], cwd=workdir, check=True, capture_output=True)
+        subprocess.run([self.binary, "tls", "cert", "create", "-server", "-dc", "dc1"], cwd=workdir, check=True,
+                       capture_output=True)
+        self.ca_file = os.path.join(workdir, "consul-agent-ca.pem")
+
+    def config(self) -> dict:
+        cfg = super().config()
+        cfg["ports"]["https"] = self.https_port
+        cfg["tls"] = {"defaults": {
+            "ca_file": self.ca_file,
+            "cert_file": os.path.join(self.workdir, "dc1-server-consul-0.pem"),
+            "key_file": os.path.join(self.workdir, "dc1-server-consul-0-key.pem"),
+            "verify_incoming": False,
+        }}
+        return cfg
+
+
+@pytest.fixture(scope="module")
+def tls_consul(tmp_path_factory, moto):
+    c = TlsConsul(str(tmp_path_factory.mktemp("consul-tls"))).start()
+    tb.setup_auth_method(c, moto.url)
+    yield c
+    c.stop()
+
+
+def tls_config(consul: TlsConsul, moto, bootstrap_dir: str, **http: object) -> dict:
+    cfg = base_config(consul, moto, bootstrap_dir)
+    cfg["consulServers"]["http"] = {"port": consul.https_port, "https": True, "tls": True, **http}
+    return cfg
+
+
+def test_https_with_ca_file_and_server_name(run_control_plane, make_task, tls_consul, moto, tmp_path, emulator):
+    task = make_task(register_node=False)
+    register_cluster_node(tls_consul, task)
+    cfg = tls_config(tls_consul, moto, str(tmp_path), caCertFile=tls_consul.ca_file,
+                     tlsServerName="server.dc1.consul")
+    cp = run_control_plane(cfg, task)
+    cp.wait_ready(timeout=30)
+    assert tls_consul.service_instance(cp.node, cp.service_id) is not None
+    emulator.set_container(task.task_id, "consul-dataplane", known_status="STOPPED")
+    cp.signal(signal.SIGTERM)
+    assert cp.wait(15) == 0, cp.describe()
+    assert tls_consul.service_instance(cp.node, cp.service_id) is None
+
+
+def test_https_ca_from_environment(run_control_plane, make_task, tls_consul, moto, tmp_path):
+    task = make_task(register_node=False)
+    register_cluster_node(tls_consul, task)
+    cfg = tls_config(tls_consul, moto, str(tmp_path))
+    with open(tls_consul.ca_file) as f:
+        pem = f.read()
+    cp = run_control_plane(cfg, task, env_extra={"CONSUL_HTTPS_CACERT_PEM": pem})
+    cp.wait_ready(timeout=30)
+    assert tls_consul.service_instance(cp.node, cp.service_id) is not None
+
+
+def test_wrong_server_name_is_refused(run_control_plane, make_task, tls_consul, moto, tmp_path):
+    task = make_task(register_node=False)
+    register_cluster_node(tls_consul, task)
+    # 127.0.0.1 is in the certificate, but the configured name is what must match.
+    cfg = tls_config(tls_consul, moto, str(tmp_path), caCertFile=tls_consul.ca_file,
+                     tlsServerName="server.dc9.consul")
+    cp = run_control_plane(cfg, task)
+    time.sleep(4)
+    assert cp.alive() and cp.health() == 500, cp.describe()
+    assert "server.dc9.consul" in cp.output(), cp.describe()
+    assert tls_consul.service_instance(cp.node, cp.service_id) is None
+    cp.signal(signal.SIGTERM)
+    assert cp.wait(10) == 0, cp.describe()
+
+
+def test_untrusted_ca_is_refused(run_control_plane, make_task, tls_consul, moto, tmp_path):
+    task = make_task(register_node=False)
+    register_cluster_node(tls_consul, task)
+    cfg = tls_config(tls_consul, moto, str(tmp_path))  # no CA: the system store does not know it
+    cp = run_control_plane(cfg, task)
+    time.sleep(4)
+    assert cp.alive() and cp.health() == 500, cp.describe()
+    assert "certificate" in cp.output().lower(), cp.describe()
+    cp.signal(signal.SIGTERM)
+    assert cp.wait(10) == 0, cp.describe()
