@@ -1,5 +1,7 @@
 #include "consul/iam_bearer_token.h"
 
+#include "http/client.h"
+
 #include <stdexcept>
 
 #include "aws/sts.h"
@@ -69,18 +71,15 @@ std::string go_header_json(const std::vector<std::pair<std::string, std::string>
 }
 
 std::string go_query_escape(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
+  // Go's url.QueryEscape: RFC 3986 escaping, but a space becomes '+'.
+  const std::string encoded = http::url_encode(value);
   std::string out;
-  for (unsigned char c : value) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ') {
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    if (encoded.compare(i, 3, "%20") == 0) {
       out.push_back('+');
+      i += 2;
     } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
+      out.push_back(encoded[i]);
     }
   }
   return out;

@@ -38,23 +38,7 @@ std::string with_query(std::string path, const std::vector<std::pair<std::string
   return path;
 }
 
-std::string path_escape(std::string_view segment) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(segment.size());
-  for (const char c : segment) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~' || c == ':' || c == '/' || c == '@') {
-      out.push_back(c);
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 0x0F]);
-    }
-  }
-  return out;
-}
+std::string path_escape(std::string_view segment) { return http::url_encode(segment, ":/@"); }
 
 bool is_not_found(const std::exception& error) {
   const auto* api = dynamic_cast<const consul::ApiError*>(&error);

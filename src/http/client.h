@@ -61,7 +61,8 @@ class Client {
   TlsOptions tls_;
 };
 
-// Percent-encodes per RFC 3986 (unreserved characters kept).
-std::string url_encode(std::string_view value);
+// Percent-encodes per RFC 3986: keeps the unreserved characters and those in
+// `also_keep` (e.g. "/" for paths), upper-case hex for everything else.
+std::string url_encode(std::string_view value, std::string_view also_keep = {});
 
 }  // namespace consulecs::http
