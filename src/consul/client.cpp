@@ -24,9 +24,9 @@ std::string Client::current_address() {
   return addresses_[next_ % addresses_.size()];
 }
 
-http::Response Client::send_with_failover(http::Request request, const std::string& path) {
+http::Response Client::send_with_failover(http::Request request, const std::string& path, bool with_token) {
   std::lock_guard lock(mutex_);
-  if (!token_.empty()) request.headers.emplace_back("X-Consul-Token", token_);
+  if (with_token && !token_.empty()) request.headers.emplace_back("X-Consul-Token", token_);
   // Re-resolve once per call when the known addresses are exhausted, so a
   // replaced server fleet (new IPs behind the same DNS name) is picked up.
   std::string last_error;
@@ -55,13 +55,18 @@ http::Response Client::send_with_failover(http::Request request, const std::stri
 }
 
 nlohmann::json Client::call(const std::string& method, const std::string& path, const nlohmann::json* body) {
+  return call(method, path, body, true);
+}
+
+nlohmann::json Client::call(const std::string& method, const std::string& path, const nlohmann::json* body,
+                            bool with_token) {
   http::Request request;
   request.method = method;
   if (body != nullptr) {
     request.body = body->dump();
     request.headers.emplace_back("Content-Type", "application/json");
   }
-  http::Response response = send_with_failover(std::move(request), path);
+  http::Response response = send_with_failover(std::move(request), path, with_token);
   if (response.status < 200 || response.status >= 300) {
     std::string detail = response.body;
     while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
@@ -83,19 +88,7 @@ AclToken Client::login(const LoginRequest& request) {
   }
   if (!request.partition.empty()) path += sep + "partition=" + http::url_encode(request.partition);
   // Login must not carry an existing token.
-  std::string saved;
-  {
-    std::lock_guard lock(mutex_);
-    saved.swap(token_);
-  }
-  nlohmann::json result;
-  try {
-    result = call("POST", path, &body);
-  } catch (...) {
-    set_token(saved);
-    throw;
-  }
-  set_token(saved);
+  const nlohmann::json result = call("POST", path, &body, /*with_token=*/false);
   AclToken token;
   token.accessor_id = result.value("AccessorID", "");
   token.secret_id = result.value("SecretID", "");

@@ -74,7 +74,8 @@ class Client {
   std::string current_address();
 
  private:
-  http::Response send_with_failover(http::Request request, const std::string& path);
+  nlohmann::json call(const std::string& method, const std::string& path, const nlohmann::json* body, bool with_token);
+  http::Response send_with_failover(http::Request request, const std::string& path, bool with_token);
   std::string base_url(const std::string& address) const;
 
   ServerConfig config_;
