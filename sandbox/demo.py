@@ -194,9 +194,8 @@ def run(args: argparse.Namespace) -> int:
                           sorted(g.container_exits.items(), key=lambda kv: kv[1][1] or 0))
         out.say(f"{s1.name} STOPPED after {fmt(g.stopped_after)}: {exits}")
         if g.deregistered_by == "controller":
-            out.say("deregistered by the controller: ECS stops listing a task as RUNNING when its "
-                    "stop begins, so the controller's next reconcile removed it (and its token) "
-                    "before its control-plane got there; see docs/sandbox.md")
+            out.say("deregistered by the controller, not by its own control-plane (unexpected: the "
+                    "controller spares tasks that are still stopping)")
         else:
             out.say("deregistered by its control-plane once consul-dataplane had stopped")
         verdict = green("0 failed") if g.failed == 0 else red(f"{g.failed} FAILED")

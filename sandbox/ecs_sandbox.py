@@ -27,8 +27,10 @@ What it does, the way the ECS agent does it for a Fargate task:
   answers what ECS would.
 - **ECS API** (optional, moto): task definitions are registered, each task is
   started with RunTask (its task ID is the one the API returns) and stopped
-  with StopTask, so ListTasks/DescribeTasks (the consul-ecs controller's view
-  of the cluster) match what runs.
+  with StopTask once its containers have exited (moto jumps straight to
+  STOPPED, where ECS reports a stopping task until then), so
+  ListTasks/DescribeTasks (the consul-ecs controller's view of the cluster)
+  match what ECS would say.
 
 Nothing here knows about Consul: `demo.py` and `mesh.py` build the mesh
 tasks on top of it.
@@ -661,17 +663,20 @@ class EcsCluster:
         return task.start()
 
     def _task_desired_stopped(self, task: SandboxTask) -> None:
-        # ECS: StopTask (or an essential container's exit) sets the desired
-        # status at once; ListTasks(desiredStatus=RUNNING) stops listing it.
+        pass
+
+    def _task_stopped(self, task: SandboxTask) -> None:
+        # Real ECS keeps a stopping task's last status RUNNING (then
+        # DEACTIVATING/STOPPING) until its containers have exited, and the
+        # controller spares such tasks. moto's StopTask jumps to STOPPED at
+        # once, so it is called when the task has really stopped: the
+        # controller sees what it would see on AWS.
         if self.ecs_api is not None:
             try:
                 self.ecs_api.stop_task(cluster=self.arn, task=task.task_arn,
                                        reason=task.stop_reason or "stopped")
             except Exception as e:  # noqa: BLE001 - report, keep stopping
                 self._log(f"[{task.name}] ECS StopTask failed: {e}")
-
-    def _task_stopped(self, task: SandboxTask) -> None:
-        pass
 
     def running_tasks(self) -> list[SandboxTask]:
         with self._lock:

@@ -211,8 +211,8 @@ class Scenario:
         reqs = sb.client_requests(since=started, until=end)
         failed = [r for r in reqs if not r["ok"]]
         cp_log = target.log("consul-ecs-control-plane")
-        # The controller may get there first: ECS stops listing a task as
-        # soon as its stop begins (desired status STOPPED), see docs/sandbox.md.
+        # The controller spares a task that is still stopping; the task's own
+        # control-plane deregisters it once consul-dataplane has exited.
         by = "control-plane" if f"deregistered {target.service_id}" in cp_log else "controller"
         exits = {}
         for name, c in target.task.containers.items():

@@ -131,6 +131,10 @@ def test_04_graceful_stop_deregisters_without_failed_requests(flow: Scenario) ->
     for name, (code, _, killed) in g.container_exits.items():
         assert code == 0 and not killed, (name, g.container_exits)
     assert "marking all checks critical" in target.log("consul-ecs-control-plane")
+    # The controller spares a task that is still stopping: the task's own
+    # control-plane deregisters it and logs out, without errors.
+    assert g.deregistered_by == "control-plane", target.log("consul-ecs-control-plane")
+    assert "[ERROR]" not in target.log("consul-ecs-control-plane"), target.log("consul-ecs-control-plane")
 
 
 def test_05_sigkill_controller_removes_within_one_interval(flow: Scenario) -> None:
