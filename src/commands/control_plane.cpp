@@ -226,6 +226,15 @@ bool ControlPlane::write_checks(const mesh::HealthSync::Update& update) {
     sync_->commit(update);
     for (const auto& [id, status] : update.next) log::info("check {} is now {}", id, status);
     return true;
+  } catch (const consul::ApiError& e) {
+    if (token_deleted(e)) {
+      // Nothing to retry with: the controller removed this task's token
+      // (and, with it, its instances and checks).
+      log::warn("cannot update checks: the ACL token was deleted");
+      return true;
+    }
+    log::warn("failed to update checks in Consul: {}", e.what());
+    return false;
   } catch (const std::exception& e) {
     // Not committed: the next cycle sees the same difference and retries.
     log::warn("failed to update checks in Consul: {}", e.what());
