@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "consul/client.h"
+#include "util/json_fields.h"
 #include "util/log.h"
 
 namespace consulecs::controller {
@@ -27,11 +28,7 @@ std::vector<std::string> string_list(const json& value) {
   return out;
 }
 
-std::string str(const json& object, const char* key) {
-  if (!object.is_object()) return {};
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using util::string_field;
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
@@ -59,7 +56,7 @@ json writable(json object) {
 
 bool has_link(const json& links, std::string_view name) {
   if (!links.is_array()) return false;
-  return std::any_of(links.begin(), links.end(), [&](const json& link) { return str(link, "Name") == name; });
+  return std::any_of(links.begin(), links.end(), [&](const json& link) { return string_field(link, "Name") == name; });
 }
 
 }  // namespace
@@ -147,10 +144,10 @@ std::string cross_namespace_policy_rules(std::string_view partition) {
 
 Plan plan_auth_method(const json* existing, const json& desired) {
   if (existing == nullptr || existing->is_null()) return {Action::Create, {}, desired};
-  const std::string type = str(*existing, "Type");
+  const std::string type = string_field(*existing, "Type");
   if (type != kAuthMethodType) {
     throw std::runtime_error(fmt::format("ACL auth method {} exists with type \"{}\", not \"{}\"; not changing it",
-                                         str(desired, "Name"), type, kAuthMethodType));
+                                         string_field(desired, "Name"), type, kAuthMethodType));
   }
   json merged = writable(*existing);
   bool changed = false;
@@ -168,8 +165,8 @@ Plan plan_auth_method(const json* existing, const json& desired) {
     for (const auto& rule : desired["NamespaceRules"]) {
       const bool present = std::any_of(merged["NamespaceRules"].begin(), merged["NamespaceRules"].end(),
                                        [&](const json& r) {
-                                         return str(r, "Selector") == str(rule, "Selector") &&
-                                                str(r, "BindNamespace") == str(rule, "BindNamespace");
+                                         return string_field(r, "Selector") == string_field(rule, "Selector") &&
+                                                string_field(r, "BindNamespace") == string_field(rule, "BindNamespace");
                                        });
       if (!present) {
         merged["NamespaceRules"].push_back(rule);
@@ -178,14 +175,14 @@ Plan plan_auth_method(const json* existing, const json& desired) {
     }
   }
   if (!changed) return {};
-  return {Action::Update, str(*existing, "Name"), merged};
+  return {Action::Update, string_field(*existing, "Name"), merged};
 }
 
 std::vector<Plan> plan_binding_rules(const json& existing, const std::vector<json>& desired) {
   std::vector<Plan> plans;
   const json rules = existing.is_array() ? existing : json::array();
   for (const auto& want : desired) {
-    const auto same = [&](const json& rule, const char* key) { return str(rule, key) == str(want, key); };
+    const auto same = [&](const json& rule, const char* key) { return string_field(rule, key) == string_field(want, key); };
     const bool satisfied = std::any_of(rules.begin(), rules.end(), [&](const json& rule) {
       return same(rule, "BindType") && same(rule, "BindName") && same(rule, "Selector");
     });
@@ -198,8 +195,8 @@ std::vector<Plan> plan_binding_rules(const json& existing, const std::vector<jso
     });
     if (ours != rules.end()) {
       json body = want;
-      body["ID"] = str(*ours, "ID");
-      plans.push_back({Action::Update, str(*ours, "ID"), body});
+      body["ID"] = string_field(*ours, "ID");
+      plans.push_back({Action::Update, string_field(*ours, "ID"), body});
     } else {
       plans.push_back({Action::Create, {}, want});
     }
@@ -213,11 +210,11 @@ Plan plan_policy(const json* existing, std::string_view name, std::string_view d
     return {Action::Create, {}, {{"Name", name}, {"Description", description}, {"Rules", rules}}};
   }
   if (!update_rules) return {};
-  if (str(*existing, "Rules") == rules && str(*existing, "Description") == description) return {};
+  if (string_field(*existing, "Rules") == rules && string_field(*existing, "Description") == description) return {};
   json body = writable(*existing);
   body["Rules"] = rules;
   body["Description"] = description;
-  return {Action::Update, str(*existing, "ID"), body};
+  return {Action::Update, string_field(*existing, "ID"), body};
 }
 
 Plan plan_role(const json* existing, std::string_view name, std::string_view description,
@@ -231,7 +228,7 @@ Plan plan_role(const json* existing, std::string_view name, std::string_view des
   json body = writable(*existing);
   if (!body["Policies"].is_array()) body["Policies"] = json::array();
   body["Policies"].push_back({{"Name", policy_name}});
-  return {Action::Update, str(*existing, "ID"), body};
+  return {Action::Update, string_field(*existing, "ID"), body};
 }
 
 Plan plan_token_policy(const json& token, std::string_view policy_name) {
@@ -239,7 +236,7 @@ Plan plan_token_policy(const json& token, std::string_view policy_name) {
   json body = writable(token);
   if (!body["Policies"].is_array()) body["Policies"] = json::array();
   body["Policies"].push_back({{"Name", policy_name}});
-  return {Action::Update, str(token, "AccessorID"), body};
+  return {Action::Update, string_field(token, "AccessorID"), body};
 }
 
 Plan plan_namespace_policy_default(const json& ns, std::string_view policy_name) {
@@ -249,7 +246,7 @@ Plan plan_namespace_policy_default(const json& ns, std::string_view policy_name)
   if (!body["ACLs"].is_object()) body["ACLs"] = json::object();
   if (!body["ACLs"]["PolicyDefaults"].is_array()) body["ACLs"]["PolicyDefaults"] = json::array();
   body["ACLs"]["PolicyDefaults"].push_back({{"Name", policy_name}});
-  return {Action::Update, str(ns, "Name"), body};
+  return {Action::Update, string_field(ns, "Name"), body};
 }
 
 // ---------------------------------------------------------------- executor
@@ -300,7 +297,7 @@ void AclProvisioner::ensure_partition(ProvisionResult& result) {
   }
   if (partitions.is_array()) {
     for (const auto& p : partitions) {
-      if (str(p, "Name") == settings_.partition) return;
+      if (string_field(p, "Name") == settings_.partition) return;
     }
   }
   const json body = {{"Name", settings_.partition}};
@@ -399,9 +396,9 @@ void AclProvisioner::ensure_anonymous_token_policy(ProvisionResult& result) {
     } catch (const consul::ApiError& e) {
       throw std::runtime_error(fmt::format("reading the Consul server's agent config: {}", e.what()));
     }
-    const std::string dc = str(self.value("Config", json::object()), "Datacenter");
-    std::string primary = str(self.value("Config", json::object()), "PrimaryDatacenter");
-    if (primary.empty()) primary = str(self.value("DebugConfig", json::object()), "PrimaryDatacenter");
+    const std::string dc = string_field(self.value("Config", json::object()), "Datacenter");
+    std::string primary = string_field(self.value("Config", json::object()), "PrimaryDatacenter");
+    if (primary.empty()) primary = string_field(self.value("DebugConfig", json::object()), "PrimaryDatacenter");
     if (dc.empty() || primary.empty()) {
       throw std::runtime_error("the Consul agent config has no Datacenter / PrimaryDatacenter");
     }
@@ -461,7 +458,7 @@ AclProvisioner::NamespaceResult AclProvisioner::ensure_namespaces(const std::set
   std::set<std::string> missing = wanted;
   missing.erase("");
   if (existing.is_array()) {
-    for (const auto& ns : existing) missing.erase(str(ns, "Name"));
+    for (const auto& ns : existing) missing.erase(string_field(ns, "Name"));
   }
   for (const auto& name : missing) {
     const json body = {{"Name", name},

@@ -55,7 +55,7 @@ inline constexpr std::string_view kAnonymousPolicyDescription = "Anonymous token
 inline constexpr std::string_view kCrossNamespacePolicyName = "cross-namespace-read";
 inline constexpr std::string_view kCrossNamespacePolicyDescription =
     "Allow service and node reads across namespaces within the partition";
-inline constexpr std::string_view kDefaultPartition = "default";
+using config::kDefaultPartition;
 inline constexpr std::string_view kDefaultNamespace = "default";
 
 // The reference polls every 10 s.

@@ -2,16 +2,14 @@
 
 #include <algorithm>
 
+#include "util/json_fields.h"
+
 namespace consulecs::controller {
 namespace {
 
 using nlohmann::json;
 
-std::string str(const json& object, std::string_view key) {
-  if (!object.is_object()) return {};
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using util::string_field;
 
 }  // namespace
 
@@ -20,7 +18,7 @@ std::optional<LoginMeta> parse_login_description(std::string_view description) {
   description.remove_prefix(kLoginDescriptionPrefix.size());
   const json meta = json::parse(description, nullptr, false);
   if (!meta.is_object()) return std::nullopt;
-  LoginMeta out{str(meta, kTaskIdMeta), str(meta, kClusterMeta)};
+  LoginMeta out{string_field(meta, kTaskIdMeta), string_field(meta, kClusterMeta)};
   if (out.task_id.empty() || out.cluster.empty()) return std::nullopt;
   return out;
 }
@@ -34,13 +32,13 @@ ConsulState consul_state(const json& node_services, const json& tokens, const Se
     if (services != node_services.end() && services->is_array()) {
       for (const auto& svc : *services) {
         const json meta = svc.is_object() ? svc.value("Meta", json::object()) : json::object();
-        const std::string task_id = str(meta, kTaskIdServiceMeta);
-        if (str(meta, kSourceMeta) != kSourceValue || task_id.empty()) {
+        const std::string task_id = string_field(meta, kTaskIdServiceMeta);
+        if (string_field(meta, kSourceMeta) != kSourceValue || task_id.empty()) {
           ++state.foreign_services;
           continue;
         }
         state.tasks[task_id].services.push_back(
-            {str(svc, "ID"), str(svc, "Service"), str(svc, "Kind"), str(svc, "Namespace"), str(svc, "Partition"),
+            {string_field(svc, "ID"), string_field(svc, "Service"), string_field(svc, "Kind"), string_field(svc, "Namespace"), string_field(svc, "Partition"),
              task_id});
         ++state.service_count;
       }
@@ -51,14 +49,14 @@ ConsulState consul_state(const json& node_services, const json& tokens, const Se
       if (!token.is_object()) continue;
       // The list is filtered by auth method already; check again rather
       // than trust the filter with deletions.
-      const std::string method = str(token, "AuthMethod");
-      const auto meta = parse_login_description(str(token, "Description"));
+      const std::string method = string_field(token, "AuthMethod");
+      const auto meta = parse_login_description(string_field(token, "Description"));
       if ((!method.empty() && method != settings.auth_method) || !meta || meta->cluster != settings.cluster_arn) {
         ++state.foreign_tokens;
         continue;
       }
       state.tasks[meta->task_id].tokens.push_back(
-          {str(token, "AccessorID"), str(token, "Namespace"), str(token, "Partition"), meta->task_id, meta->cluster});
+          {string_field(token, "AccessorID"), string_field(token, "Namespace"), string_field(token, "Partition"), meta->task_id, meta->cluster});
       ++state.token_count;
     }
   }

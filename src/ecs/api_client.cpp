@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "aws/sts.h"
+#include "util/json_fields.h"
 #include "util/log.h"
 
 namespace consulecs::ecs {
@@ -14,10 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string string_field(const json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using util::string_field;
 
 // "com.amazonaws.ecs#ThrottlingException" and
 // "ThrottlingException:http://internal.amazon.com/coral/..." both become

@@ -4,16 +4,14 @@
 
 #include <cstdlib>
 
+#include "util/json_fields.h"
+
 namespace consulecs::ecs {
 namespace {
 
 using nlohmann::json;
 
-std::string string_field(const json& object, const char* key) {
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
+using util::string_field;
 
 // arn:<partition>:ecs:<region>:<account>:task/<cluster>/<id>
 std::vector<std::string> arn_parts(const std::string& arn) {
