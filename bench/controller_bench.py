@@ -337,10 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             "CONSUL_HTTP_TOKEN": consul.token,
             "CONSUL_ECS_CONFIG_JSON": json.dumps({
                 "bootstrapDir": work, "logLevel": "DEBUG",
-                "consulServers": {"hosts": "127.0.0.1",
-                                  "http": {"port": consul_proxy.port, "https": False},
-                                  "grpc": {"port": grpc_proxy.port},
-                                  "defaults": {"tls": False}}}),
+                "consulServers": tb.plain_consul_servers(consul_proxy.port, grpc_proxy.port)}),
         })
         cmd = [args.binary, "controller"]
         if supports_polling_interval(args.binary):

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 from ecs_sandbox import ContainerDefinition, Dependency, HealthCheck, TaskDefinition
 
+import testbed as tb  # noqa: E402 (on sys.path through ecs_sandbox)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(HERE, "apps")
 CONTROL_PLANE = "consul-ecs-control-plane"
@@ -85,12 +87,7 @@ def control_plane_config(service: str, bootstrap_dir: str, target: ConsulTarget,
     return {
         "bootstrapDir": bootstrap_dir,
         "logLevel": "INFO",
-        "consulServers": {
-            "hosts": "127.0.0.1",
-            "http": {"port": target.http_port, "https": False},
-            "grpc": {"port": target.grpc_port},
-            "defaults": {"tls": False},
-        },
+        "consulServers": tb.plain_consul_servers(target.http_port, target.grpc_port),
         "consulLogin": {"enabled": True, "region": target.region, "stsEndpoint": target.moto_url},
         "service": {"name": service, "port": ports.app, "tags": tags or ["sandbox"],
                     "meta": meta or {"demo": "consul-ecs-sandbox"}},
@@ -163,12 +160,7 @@ def controller_task(consul_ecs_bin: str, workdir: str, target: ConsulTarget, boo
     cfg = {
         "bootstrapDir": workdir,
         "logLevel": "INFO",
-        "consulServers": {
-            "hosts": "127.0.0.1",
-            "http": {"port": target.http_port, "https": False},
-            "grpc": {"port": target.grpc_port},
-            "defaults": {"tls": False},
-        },
+        "consulServers": tb.plain_consul_servers(target.http_port, target.grpc_port),
         "controller": {"iamRolePath": "/consul-ecs/"},
     }
     return TaskDefinition(family="consul-ecs-controller", task_role_arn=role_arn, containers=[

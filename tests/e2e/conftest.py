@@ -235,12 +235,7 @@ def base_config(consul: tb.ConsulServer, moto: tb.MotoServer, bootstrap_dir: str
     cfg: dict[str, Any] = {
         "bootstrapDir": bootstrap_dir,
         "logLevel": "DEBUG",
-        "consulServers": {
-            "hosts": "127.0.0.1",
-            "http": {"port": consul.http_port, "https": False},
-            "grpc": {"port": consul.grpc_port},
-            "defaults": {"tls": False},
-        },
+        "consulServers": tb.plain_consul_servers(consul.http_port, consul.grpc_port),
         "consulLogin": {
             "enabled": True,
             "region": tb.REGION,

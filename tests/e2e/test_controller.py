@@ -202,12 +202,7 @@ def controller_config(consul: tb.ConsulServer, bootstrap_dir: str, **controller:
     cfg: dict[str, Any] = {
         "bootstrapDir": bootstrap_dir,
         "logLevel": "DEBUG",
-        "consulServers": {
-            "hosts": "127.0.0.1",
-            "http": {"port": consul.http_port, "https": False},
-            "grpc": {"port": consul.grpc_port},
-            "defaults": {"tls": False},
-        },
+        "consulServers": tb.plain_consul_servers(consul.http_port, consul.grpc_port),
     }
     if controller:
         cfg["controller"] = controller

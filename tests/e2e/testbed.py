@@ -130,7 +130,37 @@ def consul_binary() -> str:
         "no Consul binary: run scripts/build-consul.sh or set CONSUL_BIN")
 
 
-class ConsulServer:
+def plain_consul_servers(http_port: int, grpc_port: int) -> dict:
+    """The `consulServers` config section for a Consul on loopback without TLS."""
+    return {
+        "hosts": "127.0.0.1",
+        "http": {"port": http_port, "https": False},
+        "grpc": {"port": grpc_port},
+        "defaults": {"tls": False},
+    }
+
+
+class LoggedProcess:
+    """A server process of the bed whose output goes to `log_path`."""
+    log_path: str
+    proc: subprocess.Popen | None
+    _log: Any
+
+    def log_tail(self, n: int = 60) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
+        except OSError:
+            return "<no log>"
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        if self._log:
+            self._log.close()
+            self._log = None
+
+
+class ConsulServer(LoggedProcess):
     """`consul agent -dev` on free ports with ACLs on (default deny) and a
     management token made up by the test bed."""
 
@@ -214,19 +244,6 @@ class ConsulServer:
             wait_until(ready, timeout, 0.2, "consul leader and ACL bootstrap")
         except TimeoutError as e:
             raise TimeoutError(f"{e}\nconsul log:\n{self.log_tail()}") from None
-
-    def log_tail(self, n: int = 60) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
-        except OSError:
-            return "<no log>"
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        if self._log:
-            self._log.close()
-            self._log = None
 
     # -- HTTP API (management token unless told otherwise) --
     def request(self, method: str, path: str, token: str | None = None,
@@ -343,7 +360,7 @@ def ensure_auth_method(consul: ConsulServer, moto_url: str, name: str,
 # moto (IAM + STS)
 # --------------------------------------------------------------------------
 
-class MotoServer:
+class MotoServer(LoggedProcess):
     """moto in server mode as a subprocess. Request authentication (SigV4
     signature check + IAM policy evaluation) is switched on with
     enable_auth(): from then on a request with a wrong signature, an unknown
@@ -392,17 +409,7 @@ class MotoServer:
         self.set_auth(False)
 
     def log_tail(self, n: int = 40) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return b"\n".join(f.read().splitlines()[-n:]).decode(errors="replace")
-        except OSError:
-            return "<no log>"
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        if self._log:
-            self._log.close()
-            self._log = None
+        return super().log_tail(n)
 
     def client(self, service: str, creds: "AwsCreds | None" = None):
         import boto3
@@ -623,8 +630,7 @@ def _up(workdir: str, service: str) -> int:
     os.makedirs(bootstrap, exist_ok=True)
     cfg = {
         "bootstrapDir": bootstrap,
-        "consulServers": {"hosts": "127.0.0.1", "http": {"port": consul.http_port, "https": False},
-                          "grpc": {"port": consul.grpc_port}, "defaults": {"tls": False}},
+        "consulServers": plain_consul_servers(consul.http_port, consul.grpc_port),
         "consulLogin": {"enabled": True, "region": REGION, "stsEndpoint": moto.url},
         "service": {"name": service, "port": 8080},
         "healthSyncContainers": ["app"],
