@@ -34,6 +34,15 @@ _HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer
                   "transfer-encoding", "upgrade", "expect", "content-length", "host"})
 
 
+def _shutdown_both(*socks: socket.socket) -> None:
+    """Ends both directions of a proxied connection, ignoring closed sockets."""
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 @dataclass
 class Event:
     t: float            # time.monotonic()
@@ -249,11 +258,7 @@ class GrpcCountingProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shutdown_both(src, dst)
 
     def _pump_client(self, src: socket.socket, dst: socket.socket, conn_no: int) -> None:
         buf = b""
@@ -291,11 +296,7 @@ class GrpcCountingProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _shutdown_both(src, dst)
 
 
 def summarize(events: list[Event]) -> dict[str, int]:
