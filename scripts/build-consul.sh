@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Consul server used by the end-to-end test bed from the pinned
-# wrapper module in test/consul-build (go.mod + go.sum are committed, so the
+# wrapper module in tests/testbed/consul-build (go.mod + go.sum are committed, so the
 # build is reproducible), and caches it in
 #   ${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}/consul-<version>/consul
 # A second run finds the cached binary and returns at once.
@@ -8,7 +8,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MODDIR="$ROOT/test/consul-build"
+MODDIR="$ROOT/tests/testbed/consul-build"
 CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
 
 # The version is the one go.mod pins; keeping it in one place avoids drift.
