@@ -1,9 +1,8 @@
 // app-entrypoint: ECS sends SIGTERM to every container of a task at once. The
 // app keeps serving for `-shutdown-delay` after SIGTERM so the proxy and
 // Consul can drain traffic away from it first.
-#include <CLI/CLI.hpp>
-
 #include <chrono>
+#include <cstdio>
 #include <optional>
 
 #include "commands/command.h"
@@ -14,20 +13,20 @@
 namespace consulecs::commands {
 
 int run_app_entrypoint(const Args& raw_args) {
-  CLI::App app{"Runs an application; on SIGTERM waits -shutdown-delay, then terminates it.\n"
-               "Usage: consul-ecs app-entrypoint [-shutdown-delay 10s] -- <command> [args...]",
-               "app-entrypoint"};
-  std::string delay_text = "0";
-  std::vector<std::string> command;
-  app.add_option("--shutdown-delay", delay_text, "Time to keep the app running after SIGTERM (Go duration)");
-  app.add_option("command", command, "The application command")->required();
-  app.allow_extras(false);
-  if (auto code = parse_flags(app, raw_args)) return *code;
+  cli::FlagSet flags{"Usage: consul-ecs app-entrypoint [options] <command> [args...]\n"
+                     "  Runs the command; on SIGTERM keeps it running for -shutdown-delay, then\n"
+                     "  sends it SIGTERM. Other signals are forwarded at once. The flags end at the\n"
+                     "  first non-flag argument or at --; what follows is the command, as given."};
   std::chrono::milliseconds delay{0};
-  try {
-    delay = process::parse_duration(delay_text);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "app-entrypoint: -shutdown-delay: %s\n", e.what());
+  std::string log_level = "INFO";
+  flags.add_duration("shutdown-delay", &delay,
+                     "Keep the application running this long after SIGTERM (Go duration, e.g. \"10s\")");
+  flags.add_string("log-level", &log_level, "Log level: TRACE, DEBUG, INFO, WARN, ERROR or OFF");
+  if (auto code = parse_flags(flags, raw_args)) return *code;
+  log::set_level(log::parse_level(log_level));
+  const Args& command = flags.positional();
+  if (command.empty()) {
+    std::fprintf(stderr, "command is required\n");
     return 1;
   }
 
@@ -46,6 +45,11 @@ int run_app_entrypoint(const Args& raw_args) {
         terminate_at = std::chrono::steady_clock::now() + delay;
       },
       [&] { return terminate_at && std::chrono::steady_clock::now() >= *terminate_at; });
+  if (const int sig = child->term_signal(); sig != 0) {
+    // Go's ProcessState.ExitCode() is -1 for a signal, so the reference exits 255.
+    log::info("application killed by signal {}", sig);
+    return kExitKilledBySignal;
+  }
   log::info("application exited with code {}", code);
   return code;
 }

@@ -24,9 +24,4 @@ int run_envoy_entrypoint(const Args& args);
 int run_net_dial(const Args& args);
 int run_version(const Args& args);
 
-// Go's flag package accepts `-flag` and `--flag` alike, and the Terraform
-// modules use the single-dash form; CLI11 wants `--flag` for long names.
-// Rewrites `-name[=v]` (name longer than one char) to `--name[=v]`, up to `--`.
-Args normalize_go_flags(const Args& args);
-
 }  // namespace consulecs::commands

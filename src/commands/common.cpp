@@ -6,17 +6,30 @@
 
 namespace consulecs::commands {
 
-std::optional<int> parse_flags(CLI::App& app, const Args& args) {
-  const Args normalized = normalize_go_flags(args);
-  try {
-    // CLI11 consumes a vector from the back.
-    std::vector<std::string> reversed(normalized.rbegin(), normalized.rend());
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 1;
+std::optional<int> parse_flags(cli::FlagSet& flags, const Args& args) {
+  const cli::ParseResult result = flags.parse(args);
+  switch (result.kind) {
+    case cli::ParseResult::Kind::Ok: return std::nullopt;
+    case cli::ParseResult::Kind::Help: std::fputs(flags.usage().c_str(), stderr); return 0;
+    case cli::ParseResult::Kind::Error:
+      std::fprintf(stderr, "%s\n%s", result.error.c_str(), flags.usage().c_str());
+      return 1;
   }
-  return std::nullopt;
+  return 1;
+}
+
+std::optional<int> reject_positional(const cli::FlagSet& flags) {
+  if (flags.positional().empty()) return std::nullopt;
+  std::fprintf(stderr, "unexpected argument: %s\n", flags.positional().front().c_str());
+  return 1;
+}
+
+bool help_requested(const Args& args) {
+  for (const auto& arg : args) {
+    if (arg == "--") return false;
+    if (arg == "-h" || arg == "-help" || arg == "--help") return true;
+  }
+  return false;
 }
 
 std::optional<config::Config> load_config_or_report(const std::string& config_file) {

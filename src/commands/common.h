@@ -1,18 +1,30 @@
 #pragma once
 // Start-up steps every long-running command shares.
-#include <CLI/CLI.hpp>
-
 #include <optional>
 #include <string>
 
+#include "cli/go_flags.h"
 #include "commands/command.h"
 #include "config/config.h"
 
 namespace consulecs::commands {
 
-// Parses Go-style flags (`-flag`, `--flag`). Returns the exit code when the
-// command must end now: 0 after -help, 1 on a bad flag (as Go's flag package).
-std::optional<int> parse_flags(CLI::App& app, const Args& args);
+// The entrypoints' exit code when the child was killed by a signal: the
+// reference returns Go's ProcessState.ExitCode(), -1, which the OS makes 255.
+constexpr int kExitKilledBySignal = 255;
+
+// Parses Go-style flags (see cli/go_flags.h). Returns the exit code when the
+// command must end now, as the reference's: 0 after -h/-help (usage on
+// stderr), 1 on a bad flag (the error, then the usage, on stderr).
+std::optional<int> parse_flags(cli::FlagSet& flags, const Args& args);
+
+// For commands that take no positional argument (control-plane, controller):
+// prints "unexpected argument: X" and returns 1 when there is one.
+std::optional<int> reject_positional(const cli::FlagSet& flags);
+
+// For commands that parse no flags (net-dial, version), the reference's CLI
+// layer rule: -h, -help or --help anywhere before a `--` asks for help.
+bool help_requested(const Args& args);
 
 // Loads and validates the config (file path, else CONSUL_ECS_CONFIG_JSON) and
 // applies its log level. On error prints every problem and returns nullopt.

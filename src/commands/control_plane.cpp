@@ -3,7 +3,6 @@
 // dataplane, then readiness. Steady state: container health -> Consul checks
 // every second. SIGTERM: checks critical, wait for the dataplane to stop,
 // deregister, log out.
-#include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdlib>
@@ -331,12 +330,13 @@ void ControlPlane::logout() {
 }  // namespace
 
 int run_control_plane(const Args& raw_args) {
-  CLI::App app{"Registers this ECS task in the Consul service mesh and syncs its health.\n"
-               "Config comes from CONSUL_ECS_CONFIG_JSON or -config-file.",
-               "control-plane"};
+  cli::FlagSet flags{"Usage: consul-ecs control-plane [options]\n"
+                     "  Registers this ECS task in the Consul service mesh and syncs its health.\n"
+                     "  Config comes from CONSUL_ECS_CONFIG_JSON or -config-file."};
   std::string config_file;
-  app.add_option("--config-file", config_file, "Path to the JSON config (default: $CONSUL_ECS_CONFIG_JSON)");
-  if (auto code = parse_flags(app, raw_args)) return *code;
+  flags.add_string("config-file", &config_file, "Path to the JSON config (default: $CONSUL_ECS_CONFIG_JSON)");
+  if (auto code = parse_flags(flags, raw_args)) return *code;
+  if (auto code = reject_positional(flags)) return *code;
 
   auto cfg = load_config_or_report(config_file);
   if (!cfg) return 1;

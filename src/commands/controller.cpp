@@ -3,7 +3,6 @@
 // policy, namespaces with partitions) and removes the Consul state of ECS
 // tasks that stopped without cleaning up (service instances, login tokens).
 // Reconciles at start and then every -polling-interval until SIGTERM/SIGINT.
-#include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -23,7 +22,6 @@
 #include "controller/settings.h"
 #include "ecs/api_client.h"
 #include "ecs/task_metadata.h"
-#include "process/child.h"
 #include "util/log.h"
 #include "util/retry.h"
 #include "util/signals.h"
@@ -201,23 +199,17 @@ void Controller::log_report(const controller::ReconcileReport& r, bool first) {
 }  // namespace
 
 int run_controller(const Args& raw_args) {
-  CLI::App app{"Keeps the Consul ACL objects of the ECS mesh and removes the Consul state of stopped tasks.\n"
-               "Config comes from CONSUL_ECS_CONFIG_JSON or -config-file; the Consul token from CONSUL_HTTP_TOKEN.",
-               "controller"};
+  cli::FlagSet flags{"Usage: consul-ecs controller [options]\n"
+                     "  Keeps the Consul ACL objects of the ECS mesh and removes the Consul state of stopped tasks.\n"
+                     "  Config comes from CONSUL_ECS_CONFIG_JSON or -config-file; the Consul token from CONSUL_HTTP_TOKEN."};
   std::string config_file;
-  std::string interval_text = "10s";
-  app.add_option("--config-file", config_file, "Path to the JSON config (default: $CONSUL_ECS_CONFIG_JSON)");
-  app.add_option("--polling-interval", interval_text, "Time between reconciles (Go duration, default 10s)");
-  if (auto code = parse_flags(app, raw_args)) return *code;
-  std::chrono::milliseconds interval{0};
-  try {
-    interval = process::parse_duration(interval_text);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "controller: -polling-interval: %s\n", e.what());
-    return 1;
-  }
+  std::chrono::milliseconds interval{std::chrono::seconds(10)};
+  flags.add_string("config-file", &config_file, "Path to the JSON config (default: $CONSUL_ECS_CONFIG_JSON)");
+  flags.add_duration("polling-interval", &interval, "Time between reconciles (Go duration)");
+  if (auto code = parse_flags(flags, raw_args)) return *code;
+  if (auto code = reject_positional(flags)) return *code;
   if (interval.count() <= 0) {
-    std::fprintf(stderr, "controller: -polling-interval must be positive, got %s\n", interval_text.c_str());
+    std::fprintf(stderr, "controller: -polling-interval must be positive\n");
     return 1;
   }
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "commands/command.h"
+#include "commands/common.h"
 #include "ecs/task_metadata.h"
 #include "mesh/containers.h"
 #include "process/child.h"
@@ -15,14 +16,18 @@
 namespace consulecs::commands {
 
 int run_envoy_entrypoint(const Args& raw_args) {
-  Args command = raw_args;
-  if (!command.empty() && command.front() == "--") command.erase(command.begin());
-  if (command.empty() || command.front() == "-h" || command.front() == "-help" || command.front() == "--help") {
-    std::fprintf(stderr,
-                 "Usage: consul-ecs envoy-entrypoint <proxy command> [args...]\n"
-                 "  Runs the proxy; on SIGTERM keeps it running until all application\n"
-                 "  containers of the task have stopped, then terminates it.\n");
-    return command.empty() ? 1 : 0;
+  cli::FlagSet flags{"Usage: consul-ecs envoy-entrypoint [options] <proxy command> [args...]\n"
+                     "  Runs the proxy; on SIGTERM keeps it running until all application containers\n"
+                     "  of the task have stopped, then terminates it. The flags end at the first\n"
+                     "  non-flag argument or at --; what follows is the proxy command, as given."};
+  std::string log_level = "INFO";
+  flags.add_string("log-level", &log_level, "Log level: TRACE, DEBUG, INFO, WARN, ERROR or OFF");
+  if (auto code = parse_flags(flags, raw_args)) return *code;
+  log::set_level(log::parse_level(log_level));
+  const Args& command = flags.positional();
+  if (command.empty()) {
+    std::fprintf(stderr, "command is required\n");
+    return 1;
   }
 
   std::optional<process::Child> child;
@@ -66,6 +71,10 @@ int run_envoy_entrypoint(const Args& raw_args) {
         }
         return false;
       });
+  if (const int sig = child->term_signal(); sig != 0) {
+    log::info("proxy killed by signal {}", sig);
+    return kExitKilledBySignal;
+  }
   log::info("proxy exited with code {}", code);
   return code;
 }

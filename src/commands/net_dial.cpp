@@ -12,12 +12,18 @@
 #include <string>
 
 #include "commands/command.h"
+#include "commands/common.h"
 
 namespace consulecs::commands {
 namespace {
 
 constexpr int kTimeoutMs = 2000;
-constexpr int kExitFailure = 2;
+constexpr int kExitUsage = 1;    // wrong number of arguments, as the reference
+constexpr int kExitFailure = 2;  // no connection (the reference's code for any dial error)
+constexpr const char* kUsage =
+    "Usage: consul-ecs net-dial <host>:<port>\n"
+    "  Opens a TCP connection to <host>:<port>. Exits 0 when it succeeds within 2 s,\n"
+    "  2 when it does not (the reason on stderr), 1 without exactly one argument.\n";
 
 // Returns an empty string on success, else the reason.
 std::string try_connect(const addrinfo* ai, int timeout_ms) {
@@ -48,10 +54,14 @@ std::string try_connect(const addrinfo* ai, int timeout_ms) {
 }  // namespace
 
 int run_net_dial(const Args& args) {
-  if (args.size() != 1 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-    std::fprintf(stderr, "Usage: consul-ecs net-dial <host:port>\n  Exits 0 if a TCP connection succeeds within %d ms, else 2.\n",
-                 kTimeoutMs);
-    return args.size() == 1 ? 0 : kExitFailure;
+  // No flag parsing, as the reference: the one argument is taken verbatim.
+  if (help_requested(args)) {
+    std::fprintf(stderr, "%s", kUsage);
+    return 0;
+  }
+  if (args.size() != 1) {
+    std::fprintf(stderr, "net-dial: expected exactly one argument, <host>:<port>; got %zu\n%s", args.size(), kUsage);
+    return kExitUsage;
   }
   const std::string& target = args[0];
   const auto colon = target.rfind(':');

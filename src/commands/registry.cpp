@@ -14,24 +14,4 @@ const std::vector<Command>& all() {
   return commands;
 }
 
-Args normalize_go_flags(const Args& args) {
-  Args out;
-  out.reserve(args.size());
-  bool passthrough = false;
-  for (const auto& arg : args) {
-    if (passthrough) {
-      out.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      passthrough = true;
-      out.push_back(arg);
-      continue;
-    }
-    const bool single_dash_long = arg.size() > 2 && arg[0] == '-' && arg[1] != '-' && arg[2] != '=';
-    out.push_back(single_dash_long ? "-" + arg : arg);
-  }
-  return out;
-}
-
 }  // namespace consulecs::commands

@@ -1,6 +1,7 @@
 #include "process/child.h"
 
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,18 +38,48 @@ Child::Child(const std::vector<std::string>& argv) {
   std::vector<char*> cargv;
   for (const auto& arg : argv) cargv.push_back(const_cast<char*>(arg.c_str()));
   cargv.push_back(nullptr);
+  // A close-on-exec pipe tells the parent whether exec succeeded: it sees EOF
+  // on success, the child's errno on failure.
+  int exec_pipe[2];
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) {
+    const int err = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw std::runtime_error(std::string("pipe: ") + std::strerror(err));
+  }
   pid_ = ::fork();
-  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid_ < 0) {
+    const int err = errno;
+    ::close(exec_pipe[0]);
+    ::close(exec_pipe[1]);
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw std::runtime_error(std::string("fork: ") + std::strerror(err));
+  }
   if (pid_ == 0) {
+    ::close(exec_pipe[0]);
     ::setpgid(0, 0);
     sigset_t empty;
     sigemptyset(&empty);
     pthread_sigmask(SIG_SETMASK, &empty, nullptr);
     ::execvp(cargv[0], cargv.data());
-    std::fprintf(stderr, "consul-ecs: cannot run %s: %s\n", cargv[0], std::strerror(errno));
+    const int err = errno;
+    [[maybe_unused]] const ssize_t n = ::write(exec_pipe[1], &err, sizeof err);
     ::_exit(127);
   }
   ::setpgid(pid_, pid_);
+  ::close(exec_pipe[1]);
+  int exec_errno = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(exec_pipe[0], &exec_errno, sizeof exec_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(exec_pipe[0]);
+  if (n == static_cast<ssize_t>(sizeof exec_errno)) {
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw std::runtime_error("cannot run " + argv.front() + ": " + std::strerror(exec_errno));
+  }
 }
 
 void Child::signal(int sig) const {
@@ -63,7 +94,8 @@ bool Child::poll_exit() {
   if (WIFEXITED(status)) {
     exit_code_ = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {
-    exit_code_ = 128 + WTERMSIG(status);
+    term_signal_ = WTERMSIG(status);
+    exit_code_ = 128 + term_signal_;
   } else {
     return false;
   }

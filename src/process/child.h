@@ -17,7 +17,8 @@ const std::vector<int>& relayed_signals();
 class Child {
  public:
   // Starts `argv` in its own process group with the default signal mask.
-  // Throws std::runtime_error when it cannot be started.
+  // Throws std::runtime_error when it cannot be started (fork or exec fails,
+  // e.g. the program is not found), so callers can tell that from an exit.
   explicit Child(const std::vector<std::string>& argv);
 
   pid_t pid() const { return pid_; }
@@ -26,10 +27,13 @@ class Child {
   bool poll_exit();
   // Exit code as a shell reports it: the code, or 128+signal.
   int exit_code() const { return exit_code_; }
+  // The signal that killed the child, 0 when it exited by itself.
+  int term_signal() const { return term_signal_; }
 
  private:
   pid_t pid_ = -1;
   int exit_code_ = -1;
+  int term_signal_ = 0;
 };
 
 // Supervises `child`: forwards relayed signals except SIGTERM, which calls

@@ -18,18 +18,23 @@ std::string_view label(Level level) {
     case Level::Info: return "[INFO] ";
     case Level::Warn: return "[WARN] ";
     case Level::Error: return "[ERROR]";
+    case Level::Off: break;
   }
   return "[INFO] ";
 }
 }  // namespace
 
 Level parse_level(std::string_view name) {
+  const auto first = name.find_first_not_of(" \t\r\n");
+  name = first == std::string_view::npos ? std::string_view() : name.substr(first);
+  name = name.substr(0, name.find_last_not_of(" \t\r\n") + 1);
   std::string upper;
   for (char c : name) upper.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c));
   if (upper == "TRACE") return Level::Trace;
   if (upper == "DEBUG") return Level::Debug;
   if (upper == "WARN") return Level::Warn;
   if (upper == "ERROR") return Level::Error;
+  if (upper == "OFF") return Level::Off;
   return Level::Info;
 }
 

@@ -9,9 +9,12 @@
 
 namespace consulecs::log {
 
-enum class Level { Trace = 0, Debug, Info, Warn, Error };
+// Off silences everything (the -log-level value "off", as go-hclog's); it is
+// never a message's level.
+enum class Level { Trace = 0, Debug, Info, Warn, Error, Off };
 
-// Parses TRACE/DEBUG/INFO/WARN/ERROR (case-insensitive); unknown -> Info.
+// Parses TRACE/DEBUG/INFO/WARN/ERROR/OFF (case-insensitive, surrounding
+// blanks ignored, as go-hclog's LevelFromString); unknown -> Info.
 Level parse_level(std::string_view name);
 void set_level(Level level);
 Level level();

@@ -1,5 +1,6 @@
 """app-entrypoint, envoy-entrypoint and net-dial against real processes (and
 the ECS agent emulator for the task metadata). No Consul needed."""
+import json
 import os
 import signal
 import socket
@@ -88,21 +89,120 @@ def test_app_entrypoint_app_exiting_early_exits_at_once(tmp_path, child_script):
 
 
 def test_app_entrypoint_reports_death_by_signal(tmp_path):
+    # The reference exits with Go's ExitCode() of a signalled process, -1, i.e. 255.
     code = subprocess.run([BIN, "app-entrypoint", "--", "sh", "-c", "kill -KILL $$"], timeout=10).returncode
-    assert code == 128 + signal.SIGKILL
+    assert code == 255
 
 
 def test_app_entrypoint_without_command_is_an_error():
     result = subprocess.run([BIN, "app-entrypoint", "-shutdown-delay", "1s"], capture_output=True, text=True, timeout=10)
-    assert result.returncode != 0
-    assert "command" in result.stderr.lower()
+    assert result.returncode == 1
+    assert "command is required" in result.stderr
 
 
 def test_app_entrypoint_bad_delay_is_an_error(child_script, tmp_path):
     result = subprocess.run([BIN, "app-entrypoint", "-shutdown-delay", "soon", "--", "true"],
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 1
-    assert "shutdown-delay" in result.stderr
+    assert 'invalid value "soon" for flag -shutdown-delay' in result.stderr
+
+
+# What the application receives: its argv as JSON on stdout.
+PRINT_ARGV = "import json, sys; print(json.dumps(sys.argv[1:]))"
+
+
+def run_app(*args, **kw):
+    return subprocess.run([BIN, "app-entrypoint", *args], capture_output=True, text=True, timeout=10, **kw)
+
+
+def test_app_entrypoint_official_module_command_line():
+    # mesh-task v0.7.3: entryPoint ["/consul/consul-ecs", "app-entrypoint", "-shutdown-delay", "<N>s"]
+    # followed by the app's own command, without "--"; the app's -flags are its own.
+    r = run_app("-shutdown-delay", "2s", sys.executable, "-c", PRINT_ARGV, "-x", "--y", "-shutdown-delay", "9s",
+                "-log-level", "error", "--", "-")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == ["-x", "--y", "-shutdown-delay", "9s", "-log-level", "error", "--", "-"]
+
+
+def test_app_entrypoint_python_print_42():
+    r = run_app("-shutdown-delay", "1s", "python3", "-c", "print(42)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "42\n"
+
+
+@pytest.mark.parametrize("flags", [
+    ["-shutdown-delay=1s"], ["--shutdown-delay", "1s"], ["--shutdown-delay=1s"],
+    ["-log-level", "debug", "-shutdown-delay", "1s"], ["-shutdown-delay", "1s", "--log-level=DEBUG"],
+])
+def test_app_entrypoint_flag_forms(flags):
+    r = run_app(*flags, sys.executable, "-c", PRINT_ARGV, "a")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == ["a"]
+
+
+def test_app_entrypoint_double_dash_is_consumed_once():
+    r = run_app("-shutdown-delay", "1s", "--", sys.executable, "-c", PRINT_ARGV, "--", "-h")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == ["--", "-h"]
+
+
+def test_app_entrypoint_delay_in_equals_form_is_applied(tmp_path, child_script):
+    log = str(tmp_path / "signals.log")
+    proc = subprocess.Popen([BIN, "app-entrypoint", "--shutdown-delay=1s", sys.executable, child_script, log])
+    wait_for_line(log, "started")
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 7
+    assert float(wait_for_line(log, "SIGTERM").split()[1]) - sent >= 0.9
+
+
+def test_app_entrypoint_log_level(tmp_path, child_script):
+    # INFO by default: the exit is logged; ERROR hides it; placed after the command it is the app's.
+    assert "[INFO]" in run_app("true").stderr
+    assert "[INFO]" not in run_app("-log-level", "error", "true").stderr
+    assert "[INFO]" not in run_app("-log-level=OFF", "true").stderr
+    r = run_app("sh", "-c", "exit 3", "-log-level", "error")
+    assert r.returncode == 3 and "[INFO]" in r.stderr
+    # DEBUG shows the forwarded signals.
+    log = str(tmp_path / "signals.log")
+    proc = subprocess.Popen([BIN, "app-entrypoint", "-log-level", "debug", sys.executable, child_script, log],
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_line(log, "started")
+    proc.send_signal(signal.SIGHUP)
+    wait_for_line(log, "SIGHUP")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=5) == 7
+    assert "[DEBUG] forwarding signal" in proc.stderr.read()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-bogus", "true"], "flag provided but not defined: -bogus"),
+    (["--shutdown-delay"], "flag needs an argument: -shutdown-delay"),
+    (["-shutdown-delay", "10", "true"], 'invalid value "10" for flag -shutdown-delay'),
+])
+def test_app_entrypoint_bad_flags_exit_1_with_usage(args, message):
+    r = run_app(*args)
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert "Usage: consul-ecs app-entrypoint" in r.stderr
+    assert r.stdout == ""
+
+
+@pytest.mark.parametrize("help_flag", ["-h", "-help", "--help"])
+def test_app_entrypoint_help(help_flag):
+    r = run_app("-shutdown-delay", "1s", help_flag, "true")
+    assert r.returncode == 0
+    assert "-shutdown-delay" in r.stderr and "-log-level" in r.stderr
+    assert r.stdout == ""
+
+
+def test_app_entrypoint_command_that_cannot_start_exits_1(tmp_path):
+    r = run_app("-shutdown-delay", "1s", str(tmp_path / "no-such-program"))
+    assert r.returncode == 1
+    assert "no-such-program" in r.stderr
+    not_executable = tmp_path / "not-executable"
+    not_executable.write_text("#!/bin/sh\n")
+    assert run_app(str(not_executable)).returncode == 1
 
 
 # ---------------------------------------------------------------- envoy-entrypoint
@@ -140,6 +240,53 @@ def test_envoy_entrypoint_waits_for_app_containers(tmp_path, child_script, emula
     code = proc.wait(timeout=5)
     assert code == 7
     wait_for_line(log, "SIGTERM")
+
+
+@pytest.fixture
+def fake_dataplane(tmp_path):
+    """A `consul-dataplane` on PATH that prints its argv as JSON, then exits 0."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "consul-dataplane"
+    exe.write_text(f"#!{sys.executable}\n{PRINT_ARGV}\n")
+    exe.chmod(0o755)
+    return {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def run_envoy(*args, env=None):
+    return subprocess.run([BIN, "envoy-entrypoint", *args], capture_output=True, text=True, timeout=10, env=env)
+
+
+def test_envoy_entrypoint_official_module_command_line(fake_dataplane):
+    # mesh-task v0.7.3: entryPoint ["/consul/consul-ecs", "envoy-entrypoint"],
+    # command ["consul-dataplane", "-config-file", "/consul/consul-dataplane.json"].
+    r = run_envoy("consul-dataplane", "-config-file", "/consul/consul-dataplane.json", env=fake_dataplane)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == ["-config-file", "/consul/consul-dataplane.json"]
+
+
+@pytest.mark.parametrize("flags", [["-log-level", "debug"], ["--log-level=debug"], ["-log-level=DEBUG", "--"]])
+def test_envoy_entrypoint_log_level_before_the_command(flags, fake_dataplane):
+    r = run_envoy(*flags, "consul-dataplane", "-config-file", "/x.json", "-log-level", "info", env=fake_dataplane)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == ["-config-file", "/x.json", "-log-level", "info"]
+    assert "[INFO]" in r.stderr
+    assert "[INFO]" not in run_envoy("-log-level", "error", "consul-dataplane", env=fake_dataplane).stderr
+
+
+def test_envoy_entrypoint_errors():
+    r = run_envoy()
+    assert r.returncode == 1 and "command is required" in r.stderr
+    r = run_envoy("-config-file", "/x.json", "consul-dataplane")
+    assert r.returncode == 1 and "flag provided but not defined: -config-file" in r.stderr
+    assert "Usage: consul-ecs envoy-entrypoint" in r.stderr
+    r = run_envoy("-h")
+    assert r.returncode == 0 and "-log-level" in r.stderr and r.stdout == ""
+    assert run_envoy("/no/such/proxy").returncode == 1
+
+
+def test_envoy_entrypoint_reports_death_by_signal():
+    assert run_envoy("sh", "-c", "kill -KILL $$").returncode == 255
 
 
 def test_envoy_entrypoint_exits_when_child_exits(tmp_path, child_script, emulator):
@@ -182,16 +329,16 @@ def test_net_dial_bad_argument():
     assert "host:port" in result.stderr
 
 
-# ---------------------------------------------------------------- dispatch
-
-def test_unknown_command_prints_usage():
-    result = subprocess.run([BIN, "frobnicate"], capture_output=True, text=True, timeout=10)
+@pytest.mark.parametrize("args", [[], ["127.0.0.1:1", "127.0.0.1:2"], ["--", "127.0.0.1:1"]])
+def test_net_dial_wrong_number_of_arguments_exits_1(args):
+    # As the reference: no flag parsing, so "--" is an argument too.
+    result = subprocess.run([BIN, "net-dial", *args], capture_output=True, text=True, timeout=10)
     assert result.returncode == 1
-    assert "unknown command" in result.stderr
-    assert "control-plane" in result.stderr
+    assert "Usage: consul-ecs net-dial" in result.stderr
 
 
-def test_version():
-    result = subprocess.run([BIN, "version"], capture_output=True, text=True, timeout=10)
+@pytest.mark.parametrize("args", [["-h"], ["--help"], ["127.0.0.1:1", "-help"]])
+def test_net_dial_help(args):
+    result = subprocess.run([BIN, "net-dial", *args], capture_output=True, text=True, timeout=10)
     assert result.returncode == 0
-    assert result.stdout.startswith("consul-ecs v")
+    assert "Usage: consul-ecs net-dial" in result.stderr
