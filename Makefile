@@ -1,5 +1,5 @@
 # Entry points; the scripts do the work (see scripts/).
-.PHONY: all build test e2e setup consul clean bench demo
+.PHONY: all build image test e2e setup consul clean bench demo
 
 all: build
 
@@ -11,8 +11,12 @@ consul:
 
 build:
 	scripts/setup.sh --deps-only
-	cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build
+	scripts/build.sh
+
+# The container image (podman, no daemon): image/Containerfile, tagged as
+# image/image.env says.
+image: build
+	scripts/build-image.sh
 
 test:
 	scripts/test.sh

@@ -48,11 +48,14 @@ build() {  # build <dir> <cmake args...>
 }
 
 if [[ $E2E_ONLY -eq 0 ]]; then
-  phase "build (build/)"
-  if ! build build -DCMAKE_BUILD_TYPE=RelWithDebInfo; then
+  phase "build (build/: Release, static; scripts/build.sh)"
+  if ! scripts/build.sh; then
     echo "test.sh: build failed" >&2
     exit 1
   fi
+
+  phase "image (scripts/build-image.sh)"
+  scripts/build-image.sh >/dev/null || failures+=("image build")
 
   phase "unit tests (build/)"
   ctest --test-dir build --output-on-failure -j "$JOBS" || failures+=("unit tests")

@@ -44,8 +44,12 @@ std::string xml_unescape(std::string_view text) {
 
 // Text of the first <tag>...</tag> element, unescaped; nullopt when absent.
 std::optional<std::string> xml_element(std::string_view xml, std::string_view tag) {
-  const std::string open = "<" + std::string(tag) + ">";
-  const std::string close = "</" + std::string(tag) + ">";
+  // Built with append, not `"<" + std::string(tag)`: g++ 12 at -O3 reports a
+  // false -Werror=restrict for that operator+ (GCC bug 105329).
+  std::string open;
+  open.append("<").append(tag).append(">");
+  std::string close;
+  close.append("</").append(tag).append(">");
   const auto begin = xml.find(open);
   if (begin == std::string_view::npos) return std::nullopt;
   const auto end = xml.find(close, begin + open.size());

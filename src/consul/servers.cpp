@@ -1,12 +1,11 @@
 #include "consul/servers.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <sys/wait.h>
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
+
+#include "net/resolver.h"
 
 namespace consulecs::consul {
 namespace {
@@ -32,26 +31,12 @@ std::vector<std::string> run_exec(const std::string& command) {
 }
 
 std::vector<std::string> resolve_dns(const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* result = nullptr;
-  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &result);
-  if (rc != 0) {
-    throw ServerResolveError("consulServers.hosts: cannot resolve " + host + ": " + ::gai_strerror(rc));
-  }
   std::vector<std::string> addresses;
-  for (addrinfo* it = result; it != nullptr; it = it->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {0};
-    const void* raw = it->ai_family == AF_INET
-                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(it->ai_addr)->sin_addr)
-                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(it->ai_addr)->sin6_addr);
-    if (::inet_ntop(it->ai_family, raw, text, sizeof text) == nullptr) continue;
-    std::string address(text);
-    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
+  try {
+    for (auto& address : net::resolve(host)) addresses.push_back(std::move(address.text));
+  } catch (const net::ResolveError& e) {
+    throw ServerResolveError(std::string("consulServers.hosts: ") + e.what());
   }
-  ::freeaddrinfo(result);
-  if (addresses.empty()) throw ServerResolveError("consulServers.hosts: " + host + " resolved to no address");
   return addresses;
 }
 

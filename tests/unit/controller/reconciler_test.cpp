@@ -182,7 +182,7 @@ TEST(ControllerReconciler, PartialEcsListingThroughTheRealClientNeverDeletes) {
   // be taken for stopped.
   World w;
   std::vector<std::string> tokens;
-  for (int i = 0; i < 250; ++i) tokens.push_back(add_task(w.consul, "t" + std::to_string(i)));
+  for (int i = 0; i < 250; ++i) tokens.push_back(add_task(w.consul, std::string("t").append(std::to_string(i))));
   ecs::ApiClient::Options options;
   options.region = "us-east-1";
   options.endpoint = "https://ecs.test";
