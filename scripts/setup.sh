@@ -5,7 +5,10 @@
 #   2. the Python venv of the e2e test bed, pinned (tests/e2e/requirements.txt
 #      + constraints.txt), at $CONSUL_ECS_CACHE/venv
 #   3. the Consul server binary (scripts/build-consul.sh, cached)
-# Options: --deps-only (step 1 only), --no-consul (skip step 3).
+#   4. the Terraform test bed: OpenTofu, Terraform 1.5.7 and the aws/tls/random
+#      providers (scripts/build-terraform.sh, cached; ~20 min cold on 2 cores)
+# Options: --deps-only (step 1 only), --no-consul (skip step 3),
+#          --no-terraform (skip step 4).
 # CONSUL_ECS_CACHE defaults to ~/.cache/consul-ecs-cpp.
 set -euo pipefail
 
@@ -14,11 +17,13 @@ CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
 export CONSUL_ECS_CACHE="$CACHE"
 DEPS_ONLY=0
 WITH_CONSUL=1
+WITH_TERRAFORM=1
 for arg in "$@"; do
   case "$arg" in
     --deps-only) DEPS_ONLY=1 ;;
     --no-consul) WITH_CONSUL=0 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --no-terraform) WITH_TERRAFORM=0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -26,8 +31,14 @@ done
 say() { echo "setup: $*" >&2; }
 
 # ---- 1. Debian packages ----------------------------------------------------
-APT_PKGS=(g++ cmake ninja-build libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
-          libcli11-dev libfmt-dev libgtest-dev libgmock-dev)
+# The static binary links Debian's static OpenSSL, zlib and c-ares archives
+# and our own static libcurl (scripts/build-static-deps.sh: file, patch, xz);
+# the image and the container tests need podman with runc and catatonit,
+# busybox-static and the CA bundle. libcurl4-openssl-dev is for the sanitizer
+# build, which links dynamically.
+APT_PKGS=(g++ cmake ninja-build libcurl4-openssl-dev libssl-dev zlib1g-dev libc-ares-dev
+          nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
+          file patch xz-utils ca-certificates busybox-static podman runc catatonit)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -80,5 +91,11 @@ fi
 if [[ $WITH_CONSUL -eq 1 ]]; then
   CONSUL_BIN="$("$ROOT/scripts/build-consul.sh" | tail -n 1)"
   say "consul: $CONSUL_BIN"
+fi
+
+# ---- 4. Terraform test bed -----------------------------------------------------
+if [[ $WITH_TERRAFORM -eq 1 ]]; then
+  TF_DIR="$("$ROOT/scripts/build-terraform.sh" | tail -n 1)"
+  say "terraform toolchain: $TF_DIR (TF_CLI_CONFIG_FILE=$TF_DIR/terraform.rc)"
 fi
 say "venv: $VENV"
