@@ -9,4 +9,7 @@ namespace consulecs::consul {
 // configured CA file, and the TLS server name.
 ServerConfig http_server_config(const config::Config& cfg);
 
+// True for a DNS name; false for an IP address, exec= and the empty string.
+bool is_dns_name(const std::string& hosts);
+
 }  // namespace consulecs::consul

@@ -166,8 +166,9 @@ class ConsulServer(LoggedProcess):
 
     def __init__(self, workdir: str, binary: str | None = None,
                  management_token: str | None = None, node_name: str = "consul-server",
-                 http_port: int | None = None) -> None:
+                 http_port: int | None = None, host: str = "127.0.0.1") -> None:
         self.binary = binary or consul_binary()
+        self.host = host  # client and bind address (a container network's gateway, say)
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.token = management_token or str(uuid.uuid4())
@@ -181,7 +182,7 @@ class ConsulServer(LoggedProcess):
 
     @property
     def http_addr(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
 
     def config(self) -> dict:
         return {
@@ -219,7 +220,7 @@ class ConsulServer(LoggedProcess):
             json.dump(self.config(), f, indent=2)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [self.binary, "agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1",
+            [self.binary, "agent", "-dev", "-client", self.host, "-bind", self.host,
              "-config-file", cfg_path],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
