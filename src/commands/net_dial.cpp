@@ -1,18 +1,22 @@
 // net-dial runs every few seconds as a container health check, so it does
 // the minimum: resolve, one non-blocking connect with a deadline, exit.
-#include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 #include <fcntl.h>
 #include <string>
 
 #include "commands/command.h"
 #include "commands/common.h"
+#include "net/resolver.h"
 
 namespace consulecs::commands {
 namespace {
@@ -26,11 +30,26 @@ constexpr const char* kUsage =
     "  2 when it does not (the reason on stderr), 1 without exactly one argument.\n";
 
 // Returns an empty string on success, else the reason.
-std::string try_connect(const addrinfo* ai, int timeout_ms) {
-  const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+std::string try_connect(const net::Address& address, uint16_t port, int timeout_ms) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  if (address.family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&storage);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    ::inet_pton(AF_INET, address.text.c_str(), &in->sin_addr);
+    length = sizeof(sockaddr_in);
+  } else {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    ::inet_pton(AF_INET6, address.text.c_str(), &in6->sin6_addr);
+    length = sizeof(sockaddr_in6);
+  }
+  const int fd = ::socket(address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::strerror(errno);
   std::string reason;
-  if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&storage), length) != 0) {
     if (errno != EINPROGRESS) {
       reason = std::strerror(errno);
     } else {
@@ -71,23 +90,27 @@ int run_net_dial(const Args& args) {
   }
   std::string host = target.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  const std::string port = target.substr(colon + 1);
+  const std::string port_text = target.substr(colon + 1);
+  char* end = nullptr;
+  const unsigned long port = std::strtoul(port_text.c_str(), &end, 10);
+  if (*end != '\0' || port == 0 || port > 65535) {
+    std::fprintf(stderr, "net-dial: %s: port must be a number from 1 to 65535\n", target.c_str());
+    return kExitFailure;
+  }
 
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* result = nullptr;
-  const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
-  if (rc != 0) {
-    std::fprintf(stderr, "net-dial: %s: cannot resolve: %s\n", target.c_str(), ::gai_strerror(rc));
+  // c-ares, not getaddrinfo: the copy of this binary runs in images without NSS.
+  std::vector<net::Address> addresses;
+  try {
+    addresses = net::resolve(host, std::chrono::milliseconds(kTimeoutMs));
+  } catch (const net::ResolveError& e) {
+    std::fprintf(stderr, "net-dial: %s\n", e.what());
     return kExitFailure;
   }
   std::string reason = "no address";
-  for (const addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
-    reason = try_connect(ai, kTimeoutMs);
+  for (const auto& address : addresses) {
+    reason = try_connect(address, static_cast<uint16_t>(port), kTimeoutMs);
     if (reason.empty()) break;
   }
-  ::freeaddrinfo(result);
   if (!reason.empty()) {
     std::fprintf(stderr, "net-dial: %s: %s\n", target.c_str(), reason.c_str());
     return kExitFailure;
