@@ -107,3 +107,20 @@ def test_control_plane_config_file_flag_forms(tmp_path, form):
     assert r.returncode == 1
     assert "invalid config" in r.stderr
     assert "bootstrapDir" in r.stderr
+
+
+def test_control_plane_exits_1_when_the_readiness_port_is_taken(tmp_path):
+    """A deliberate difference (CHANGELOG): the reference logs and carries on
+    with no readiness endpoint, so its container never turns healthy."""
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        addr = f"127.0.0.1:{busy.getsockname()[1]}"
+        env = dict(ENV, CONSUL_ECS_HEALTH_LISTEN_ADDR=addr, CONSUL_ECS_CONFIG_JSON=(
+            '{"bootstrapDir": "%s", "consulServers": {"hosts": "127.0.0.1"}, "service": {"port": 8080}}'
+            % tmp_path))
+        p = subprocess.run([BIN, "control-plane"], capture_output=True, text=True, timeout=10, env=env)
+    assert p.returncode == 1
+    assert addr in p.stderr and "in use" in p.stderr
+    assert os.listdir(tmp_path) == [], "nothing written before failing"
