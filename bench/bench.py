@@ -728,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="reference binary (default: from --install-status)")
     p.add_argument("--reference-label", default=None)
     p.add_argument("--install-status", default=None,
-                   help="output of bench/install-reference.sh ('<version> <path|ERROR ...>')")
+                   help="status file written by bench/run.sh ('<version> <path|ERROR ...>')")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: 2 pairs, 10 s steady state")
     p.add_argument("--pairs", type=int, default=None, help="measured A/B pairs (default 5)")
