@@ -135,6 +135,23 @@ class _State:
     next_check: float = 0.0
 
 
+def remove_leftovers() -> None:
+    """Removes what an earlier run that was killed mid-test left behind (all
+    of it carries PREFIX), so its network's subnet is free again."""
+    for kind, listing, remove in (
+            ("pod", ["pod", "ps", "-q", "--filter", f"name={PREFIX}"], ["pod", "rm", "--force", "--time", "0"]),
+            ("container", ["ps", "-aq", "--filter", f"name={PREFIX}"], ["rm", "--force", "--time", "0"]),
+            ("volume", ["volume", "ls", "-q", "--filter", f"name={PREFIX}"], ["volume", "rm", "--force"]),
+    ):
+        ids = podman(*listing, check=False).stdout.split()
+        if ids:
+            podman(*remove, *ids, check=False)
+    names = podman("network", "ls", "--format", "{{.Name}}", check=False).stdout.split()
+    stale = [n for n in names if n.startswith(PREFIX)]
+    if stale:
+        podman("network", "rm", "--force", *stale, check=False)
+
+
 class PodmanNetwork:
     """A podman network with a subnet the test picks; removed by remove()."""
 

@@ -24,7 +24,7 @@ from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, register_cluster_n
 from dns_server import DnsServer
 from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
 from podman_task import (ContainerDef, HealthCheck, PodmanNetwork, PodTask, busybox_image, image_ref,
-                         podman, require_image)
+                         podman, remove_leftovers, require_image)
 
 SUBNET = "10.213.57.0/24"  # created by this test; nothing else lives there
 CONSUL_NAME = "consul.ecs.test"
@@ -57,6 +57,7 @@ class NetworkTlsConsul(tb.ConsulServer):
 
 @pytest.fixture(scope="module")
 def network():
+    remove_leftovers()
     net = PodmanNetwork(SUBNET)
     # A container keeps the bridge (and so the gateway address the host
     # services bind to) up for the whole module.
@@ -276,3 +277,37 @@ def test_mesh_task_as_a_pod_registers_and_stops_gracefully(image, network, dns, 
     finally:
         pod.cleanup()
     assert podman("pod", "exists", pod.pod, check=False).returncode != 0
+
+
+def test_control_plane_refuses_a_certificate_the_image_bundle_does_not_trust(
+        image, network, dns, net_consul, net_emulator, moto, aws):
+    """Without the test CA mounted, the image's own bundle (Debian's public
+    CAs) must not trust Consul's certificate: no login, nothing registered,
+    never ready."""
+    cluster = f"arn:aws:ecs:{tb.REGION}:{tb.ACCOUNT_ID}:cluster/untrusted-ca"
+    task = net_emulator.add_task(cluster=cluster, ip=network.next_ip(), role_arn=aws.roles[WEB_ROLE],
+                                 containers=[ContainerSpec(CONTROL_PLANE, known_status="PENDING")])
+    register_cluster_node(net_consul, task)
+    config = {
+        "bootstrapDir": "/consul",
+        "consulServers": {"hosts": CONSUL_NAME, "skipServerWatch": True, "defaults": {"tls": True},
+                          "http": {"port": net_consul.https_port, "https": True}},
+        "consulLogin": {"enabled": True, "region": tb.REGION, "stsEndpoint": moto.url},
+        "service": {"name": "web", "port": APP_PORT},
+    }
+    cp = mesh_task_containers(image, busybox_image(), config, net_consul.ca_file)[1]
+    cp.files = []  # the image's own CA bundle
+    pod = PodTask(net_emulator, task, network, [cp], dns=network.gateway)
+    try:
+        pod.create().start(timeout=30)
+        # It found Consul (by DNS) and tried: the TLS verification is what failed.
+        tb.wait_until(lambda: "certificate" in pod.logs(CONTROL_PLANE), 30, 0.5,
+                      "a certificate verification error from the control-plane")
+        assert (CONSUL_NAME, 1) in dns.queries
+        assert pod.state[CONTROL_PLANE].health != "HEALTHY"
+        assert net_consul.catalog_node(task.cluster_arn)["Services"] in ({}, None)
+        tokens = [t for t in net_consul.must(net_consul.get("/v1/acl/tokens"))
+                  if task.task_id in t.get("Description", "")]
+        assert tokens == []
+    finally:
+        pod.cleanup()
