@@ -87,6 +87,14 @@ class Bed:
         self.grpc_proxy = GrpcCountingProxy("127.0.0.1", self.consul.grpc_port, log=self.log).start()
         self.session = requests.Session()
         self.session.headers["X-Consul-Token"] = self.consul.token
+        self.consul_version = self.consul.version()
+
+    def stop_task(self, task, containers: list[str]) -> None:
+        """What ECS's StopTask does before the SIGTERMs: the task's and every
+        container's DesiredStatus become STOPPED."""
+        self.emulator.set_task_status(task.task_id, desired_status="STOPPED")
+        for name in containers:
+            self.emulator.set_container(task.task_id, name, desired_status="STOPPED")
 
     def _credentials(self, task) -> dict[str, Any]:
         # As the conftest `emulator` fixture: ECS assumes the task role with
@@ -239,6 +247,12 @@ def _describe(events: list[Event]) -> list[str]:
     return [f"{k} x{n}" for k, n in sorted(counts.items())]
 
 
+def consul_accepts_locality(version: str) -> bool:
+    """Consul >= 1.17 accepts a service's Locality; older servers answer 400."""
+    parts = [int(p) for p in re.findall(r"\d+", version)[:2]] + [0, 0]
+    return (parts[0], parts[1]) >= (1, 17)
+
+
 def trial_env(bed: Bed, task, config: dict) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not _SCRUBBED_ENV.match(k)}
     env.pop("GODEBUG", None)
@@ -254,6 +268,13 @@ def trial_env(bed: Bed, task, config: dict) -> dict[str, str]:
         "AWS_EC2_METADATA_DISABLED": "true",
         "CONSUL_ECS_CONFIG_JSON": json.dumps(config),
     })
+    # With AWS_REGION the reference sends the service's Locality, which a
+    # Consul before 1.17 rejects on every try: it would never become ready.
+    # Neither implementation gets it then, so both run the same way (the
+    # login's region comes from consulLogin.region).
+    if not consul_accepts_locality(bed.consul_version):
+        env.pop("AWS_REGION")
+        env.pop("AWS_DEFAULT_REGION")
     return env
 
 
@@ -349,10 +370,11 @@ def run_trial(bed: Bed, impl: Impl, index: int, warmup: bool, args: argparse.Nam
         m["rss_hwm_kib"] = st["VmHWM"]
         m["threads"] = st["Threads"]
 
-        # ---- shutdown
+        # ---- shutdown, as ECS's StopTask: DesiredStatus STOPPED everywhere,
+        # SIGTERM to every container at once; the app exits first.
+        bed.stop_task(task, [CONTROL_PLANE, DATAPLANE, APP])
         proc.send_signal(signal.SIGTERM)
         t_term = time.monotonic()
-        # ECS stops every container of the task at once; the app goes first.
         bed.emulator.set_container(task.task_id, APP, known_status="STOPPED")
         time.sleep(args.stop_delay)
         if proc.poll() is not None:
