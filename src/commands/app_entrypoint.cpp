@@ -18,34 +18,20 @@ int run_app_entrypoint(const Args& raw_args) {
                      "  sends it SIGTERM. Other signals are forwarded at once. The flags end at the\n"
                      "  first non-flag argument or at --; what follows is the command, as given."};
   std::chrono::milliseconds delay{0};
-  std::string log_level = "INFO";
   flags.add_duration("shutdown-delay", &delay,
                      "Keep the application running this long after SIGTERM (Go duration, e.g. \"10s\")");
-  flags.add_string("log-level", &log_level, "Log level: TRACE, DEBUG, INFO, WARN, ERROR or OFF");
-  if (auto code = parse_flags(flags, raw_args)) return *code;
-  log::set_level(log::parse_level(log_level));
-  const Args& command = flags.positional();
-  if (command.empty()) {
-    std::fprintf(stderr, "command is required\n");
-    return 1;
-  }
-
-  std::optional<process::Child> child;
-  try {
-    child.emplace(command);
-  } catch (const std::exception& e) {
-    log::error("app-entrypoint: {}", e.what());
-    return 1;
-  }
+  auto started = start_wrapped_command(flags, raw_args, "app-entrypoint");
+  if (const int* code = std::get_if<int>(&started)) return *code;
+  process::Child& child = std::get<process::Child>(started);
   std::optional<std::chrono::steady_clock::time_point> terminate_at;
   const int code = process::supervise(
-      *child,
+      child,
       [&] {
         log::info("received SIGTERM, waiting {} ms before terminating the application", delay.count());
         terminate_at = std::chrono::steady_clock::now() + delay;
       },
       [&] { return terminate_at && std::chrono::steady_clock::now() >= *terminate_at; });
-  if (const int sig = child->term_signal(); sig != 0) {
+  if (const int sig = child.term_signal(); sig != 0) {
     // Go's ProcessState.ExitCode() is -1 for a signal, so the reference exits 255.
     log::info("application killed by signal {}", sig);
     return kExitKilledBySignal;

@@ -6,6 +6,25 @@
 
 namespace consulecs::commands {
 
+std::variant<process::Child, int> start_wrapped_command(cli::FlagSet& flags, const Args& args,
+                                                        const char* name) {
+  std::string log_level = "INFO";
+  flags.add_string("log-level", &log_level, "Log level: TRACE, DEBUG, INFO, WARN, ERROR or OFF");
+  if (auto code = parse_flags(flags, args)) return *code;
+  log::set_level(log::parse_level(log_level));
+  const Args& command = flags.positional();
+  if (command.empty()) {
+    std::fprintf(stderr, "command is required\n");
+    return 1;
+  }
+  try {
+    return process::Child(command);
+  } catch (const std::exception& e) {
+    log::error("{}: {}", name, e.what());
+    return 1;
+  }
+}
+
 std::optional<int> parse_flags(cli::FlagSet& flags, const Args& args) {
   const cli::ParseResult result = flags.parse(args);
   switch (result.kind) {

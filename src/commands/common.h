@@ -2,10 +2,12 @@
 // Start-up steps every long-running command shares.
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "cli/go_flags.h"
 #include "commands/command.h"
 #include "config/config.h"
+#include "process/child.h"
 
 namespace consulecs::commands {
 
@@ -25,6 +27,14 @@ std::optional<int> reject_positional(const cli::FlagSet& flags);
 // For commands that parse no flags (net-dial, version), the reference's CLI
 // layer rule: -h, -help or --help anywhere before a `--` asks for help.
 bool help_requested(const Args& args);
+
+// The shared start of app-entrypoint and envoy-entrypoint: adds -log-level
+// to `flags`, parses them, applies the level, and starts the command that
+// follows the flags. Returns the running child, or the exit code when the
+// command must end now (help, a bad flag, no command, a command that cannot
+// be started).
+std::variant<process::Child, int> start_wrapped_command(cli::FlagSet& flags, const Args& args,
+                                                        const char* name);
 
 // Loads and validates the config (file path, else CONSUL_ECS_CONFIG_JSON) and
 // applies its log level. On error prints every problem and returns nullopt.

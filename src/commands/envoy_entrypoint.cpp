@@ -20,29 +20,15 @@ int run_envoy_entrypoint(const Args& raw_args) {
                      "  Runs the proxy; on SIGTERM keeps it running until all application containers\n"
                      "  of the task have stopped, then terminates it. The flags end at the first\n"
                      "  non-flag argument or at --; what follows is the proxy command, as given."};
-  std::string log_level = "INFO";
-  flags.add_string("log-level", &log_level, "Log level: TRACE, DEBUG, INFO, WARN, ERROR or OFF");
-  if (auto code = parse_flags(flags, raw_args)) return *code;
-  log::set_level(log::parse_level(log_level));
-  const Args& command = flags.positional();
-  if (command.empty()) {
-    std::fprintf(stderr, "command is required\n");
-    return 1;
-  }
-
-  std::optional<process::Child> child;
-  try {
-    child.emplace(command);
-  } catch (const std::exception& e) {
-    log::error("envoy-entrypoint: {}", e.what());
-    return 1;
-  }
+  auto started = start_wrapped_command(flags, raw_args, "envoy-entrypoint");
+  if (const int* code = std::get_if<int>(&started)) return *code;
+  process::Child& child = std::get<process::Child>(started);
 
   std::optional<ecs::MetadataClient> metadata;
   bool waiting = false;
   auto next_poll = std::chrono::steady_clock::now();
   const int code = process::supervise(
-      *child,
+      child,
       [&] {
         waiting = true;
         try {
@@ -71,7 +57,7 @@ int run_envoy_entrypoint(const Args& raw_args) {
         }
         return false;
       });
-  if (const int sig = child->term_signal(); sig != 0) {
+  if (const int sig = child.term_signal(); sig != 0) {
     log::info("proxy killed by signal {}", sig);
     return kExitKilledBySignal;
   }
