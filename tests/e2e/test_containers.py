@@ -31,30 +31,6 @@ CONSUL_NAME = "consul.ecs.test"
 APP_PORT = 9090
 
 
-class NetworkTlsConsul(tb.ConsulServer):
-    """Consul with ACLs, HTTP API over TLS only, listening on the network's
-    gateway; its certificate names CONSUL_NAME."""
-
-    def __init__(self, workdir: str, host: str) -> None:
-        super().__init__(workdir, node_name="consul-containers", host=host)
-        self.https_port = tb.free_port()
-        run = lambda *a: subprocess.run([self.binary, "tls", *a], cwd=workdir, check=True, capture_output=True)
-        run("ca", "create")
-        run("cert", "create", "-server", "-dc", "dc1", "-additional-dnsname", CONSUL_NAME)
-        self.ca_file = os.path.join(workdir, "consul-agent-ca.pem")
-
-    def config(self) -> dict:
-        cfg = super().config()
-        cfg["ports"]["https"] = self.https_port
-        cfg["tls"] = {"defaults": {
-            "ca_file": self.ca_file,
-            "cert_file": os.path.join(self.workdir, "dc1-server-consul-0.pem"),
-            "key_file": os.path.join(self.workdir, "dc1-server-consul-0-key.pem"),
-            "verify_incoming": False,
-        }}
-        return cfg
-
-
 @pytest.fixture(scope="module")
 def network():
     remove_leftovers()
@@ -84,7 +60,9 @@ def dns(network):
 
 @pytest.fixture(scope="module")
 def net_consul(tmp_path_factory, network, moto, aws):
-    c = NetworkTlsConsul(str(tmp_path_factory.mktemp("consul-net")), network.gateway).start()
+    # HTTPS only to the task; its certificate also names CONSUL_NAME.
+    c = tb.TlsConsulServer(str(tmp_path_factory.mktemp("consul-net")), node_name="consul-containers",
+                           host=network.gateway, dns_names=(CONSUL_NAME,)).start()
     tb.setup_auth_method(c, moto.url)
     yield c
     c.stop()

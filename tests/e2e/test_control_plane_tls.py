@@ -14,39 +14,15 @@ import testbed as tb
 from conftest import base_config, register_cluster_node
 
 
-class TlsConsul(tb.ConsulServer):
-    """The test bed's Consul plus an HTTPS listener with a cert made by
-    `consul tls` (SANs server.dc1.consul, localhost, 127.0.0.1)."""
-
-    def __init__(self, workdir: str) -> None:
-        super().__init__(workdir, node_name="consul-tls")
-        self.https_port = tb.free_port()
-        subprocess.run([self.binary, "tls", "ca", "create"], cwd=workdir, check=True, capture_output=True)
-        subprocess.run([self.binary, "tls", "cert", "create", "-server", "-dc", "dc1"], cwd=workdir, check=True,
-                       capture_output=True)
-        self.ca_file = os.path.join(workdir, "consul-agent-ca.pem")
-
-    def config(self) -> dict:
-        cfg = super().config()
-        cfg["ports"]["https"] = self.https_port
-        cfg["tls"] = {"defaults": {
-            "ca_file": self.ca_file,
-            "cert_file": os.path.join(self.workdir, "dc1-server-consul-0.pem"),
-            "key_file": os.path.join(self.workdir, "dc1-server-consul-0-key.pem"),
-            "verify_incoming": False,
-        }}
-        return cfg
-
-
 @pytest.fixture(scope="module")
 def tls_consul(tmp_path_factory, moto):
-    c = TlsConsul(str(tmp_path_factory.mktemp("consul-tls"))).start()
+    c = tb.TlsConsulServer(str(tmp_path_factory.mktemp("consul-tls"))).start()
     tb.setup_auth_method(c, moto.url)
     yield c
     c.stop()
 
 
-def tls_config(consul: TlsConsul, moto, bootstrap_dir: str, **http: object) -> dict:
+def tls_config(consul: tb.TlsConsulServer, moto, bootstrap_dir: str, **http: object) -> dict:
     cfg = base_config(consul, moto, bootstrap_dir)
     cfg["consulServers"]["http"] = {"port": consul.https_port, "https": True, "tls": True, **http}
     return cfg

@@ -311,6 +311,32 @@ class ConsulServer(LoggedProcess):
         return r["Config"]["Version"]
 
 
+class TlsConsulServer(ConsulServer):
+    """The test bed's Consul plus an HTTPS listener with a server certificate
+    made by `consul tls` (SANs server.dc1.consul, localhost, 127.0.0.1 and
+    any `dns_names`)."""
+
+    def __init__(self, workdir: str, node_name: str = "consul-tls", host: str = "127.0.0.1",
+                 dns_names: tuple[str, ...] = ()) -> None:
+        super().__init__(workdir, node_name=node_name, host=host)
+        self.https_port = free_port()
+        extra = [a for name in dns_names for a in ("-additional-dnsname", name)]
+        for args in (["ca", "create"], ["cert", "create", "-server", "-dc", "dc1", *extra]):
+            subprocess.run([self.binary, "tls", *args], cwd=workdir, check=True, capture_output=True)
+        self.ca_file = os.path.join(workdir, "consul-agent-ca.pem")
+
+    def config(self) -> dict:
+        cfg = super().config()
+        cfg["ports"]["https"] = self.https_port
+        cfg["tls"] = {"defaults": {
+            "ca_file": self.ca_file,
+            "cert_file": os.path.join(self.workdir, "dc1-server-consul-0.pem"),
+            "key_file": os.path.join(self.workdir, "dc1-server-consul-0-key.pem"),
+            "verify_incoming": False,
+        }}
+        return cfg
+
+
 def setup_auth_method(consul: ConsulServer, moto_url: str,
                       name: str = AUTH_METHOD_NAME,
                       server_id_header_value: str | None = None,
