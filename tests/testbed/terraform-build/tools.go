@@ -1,0 +1,5 @@
+//go:build tools
+
+package terraformbuild
+
+import _ "github.com/hashicorp/terraform"
