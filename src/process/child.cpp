@@ -86,6 +86,11 @@ void Child::signal(int sig) const {
   if (pid_ > 0) ::kill(pid_, sig);
 }
 
+void Child::signal_group(int sig) const {
+  // The child leads its own process group (setpgid at start).
+  if (pid_ > 0) ::kill(-pid_, sig);
+}
+
 bool Child::poll_exit() {
   if (exit_code_ >= 0) return true;
   int status = 0;
@@ -119,8 +124,9 @@ int supervise(Child& child, const std::function<void()>& on_sigterm, const std::
       child.signal(sig);
     }
     if (!terminated && tick()) {
+      // The whole group, as the reference: a shell's children go too.
       terminated = true;
-      child.signal(SIGTERM);
+      child.signal_group(SIGTERM);
     }
   }
   return child.exit_code();

@@ -23,6 +23,8 @@ class Child {
 
   pid_t pid() const { return pid_; }
   void signal(int sig) const;
+  // Signals the child's whole process group (it leads one).
+  void signal_group(int sig) const;
   // Non-blocking; returns true once the child has exited and sets exit_code().
   bool poll_exit();
   // Exit code as a shell reports it: the code, or 128+signal.
@@ -36,9 +38,10 @@ class Child {
   int term_signal_ = 0;
 };
 
-// Supervises `child`: forwards relayed signals except SIGTERM, which calls
-// `on_sigterm` once. Each loop tick (~100 ms) calls `tick`, which may return
-// true to have the child sent SIGTERM. Returns the child's exit code.
+// Supervises `child`: forwards relayed signals except SIGTERM to the child,
+// and calls `on_sigterm` once on SIGTERM. Each loop tick (~100 ms) calls
+// `tick`, which may return true to have the child's process group sent
+// SIGTERM. Returns the child's exit code.
 int supervise(Child& child, const std::function<void()>& on_sigterm, const std::function<bool()>& tick);
 
 // Parses Go duration strings: "10s", "1m30s", "500ms", "0". Throws

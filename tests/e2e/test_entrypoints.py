@@ -94,6 +94,34 @@ def test_app_entrypoint_reports_death_by_signal(tmp_path):
     assert code == 255
 
 
+def test_app_entrypoint_terminates_the_apps_whole_process_group(tmp_path):
+    """After the delay the SIGTERM goes to the app's process group, as the
+    reference's: a shell's background child does not outlive the task."""
+    pidfile = tmp_path / "grandchild.pid"
+    p = subprocess.Popen([BIN, "app-entrypoint", "-shutdown-delay", "100ms", "sh", "-c",
+                          f"sleep 300 & echo $! > {pidfile}; wait"])
+    deadline = time.monotonic() + 5
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int(pidfile.read_text())
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == 255  # sh was killed by the SIGTERM
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        # A zombie reparented to a subreaper still answers kill(0): check its state.
+        with open(f"/proc/{grandchild}/stat") as f:
+            if f.read().split(")")[1].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    else:
+        os.kill(grandchild, signal.SIGKILL)
+        pytest.fail("the app's background child survived the app-entrypoint's SIGTERM")
+
+
 def test_app_entrypoint_without_command_is_an_error():
     result = subprocess.run([BIN, "app-entrypoint", "-shutdown-delay", "1s"], capture_output=True, text=True, timeout=10)
     assert result.returncode == 1
