@@ -1,0 +1,376 @@
+# Inputs of the mesh-task module. Names, types, defaults and accepted values
+# are those of HashiCorp's terraform-aws-consul-ecs v0.7.3 mesh-task module, so
+# switching is a change of `source`; see README.md for the few deliberate
+# differences.
+
+# ---- Task definition ---------------------------------------------------------
+
+variable "family" {
+  description = "Family of the ECS task definition. Lower-cased, it is the Consul service name unless consul_service_name is set."
+  type        = string
+}
+
+variable "container_definitions" {
+  description = "The application's container definitions, as in the ECS RegisterTaskDefinition API (camelCase keys). The module adds the sidecars and dependencies."
+  # Deliberately `any`: list(any) would force every container map to the same keys and value types.
+  type = any
+}
+
+variable "requires_compatibilities" {
+  description = "Launch types the task definition is compatible with."
+  type        = list(string)
+  default     = ["EC2", "FARGATE"]
+}
+
+variable "cpu" {
+  description = "CPU units of the task."
+  type        = number
+  default     = 256
+}
+
+variable "memory" {
+  description = "Memory of the task, in MiB."
+  type        = number
+  default     = 512
+}
+
+variable "volumes" {
+  description = "Extra task volumes: objects with `name` and optionally `host_path`, `docker_volume_configuration`, `efs_volume_configuration` or `fsx_windows_file_server_volume_configuration` (the attribute names of aws_ecs_task_definition's volume block)."
+  type        = any
+  default     = []
+}
+
+variable "log_configuration" {
+  description = "logConfiguration of the sidecar containers (consul-ecs-control-plane, consul-dataplane), as in the ECS API. Empty (the default) means none: the containers get no logConfiguration key at all."
+  type        = any
+  default     = {}
+}
+
+variable "tags" {
+  description = "Tags for every resource the module creates."
+  type        = map(string)
+  default     = {}
+}
+
+variable "application_shutdown_delay_seconds" {
+  description = "Seconds by which the application's SIGTERM is delayed when the task stops, so that traffic drains first (keep it below the container's stopTimeout: ECS's SIGKILL cannot be delayed). When > 0, each application container that has no entryPoint of its own gets `/consul/consul-ecs app-entrypoint -shutdown-delay <N>s` as entryPoint, so its `command` must be complete (the image's own entrypoint is no longer used), and mounts /consul read-only. 0 or null: no delay."
+  type        = number
+  default     = 0
+}
+
+# ---- IAM -------------------------------------------------------------------------
+
+variable "create_task_role" {
+  description = "Whether the module creates the task role. Set it to false to pass your own in task_role."
+  type        = bool
+  default     = true
+}
+
+variable "task_role" {
+  description = "Your own task role (id and arn), used when create_task_role = false. With ACLs, Consul's aws-iam login needs it to allow iam:GetRole on itself and to carry the tags consul.hashicorp.com.service-name (the Consul service name) and, with Consul Enterprise, consul.hashicorp.com.namespace."
+  type = object({
+    id  = string
+    arn = string
+  })
+  default = {
+    id  = null
+    arn = null
+  }
+}
+
+variable "create_execution_role" {
+  description = "Whether the module creates the task execution role. Set it to false to pass your own in execution_role."
+  type        = bool
+  default     = true
+}
+
+variable "execution_role" {
+  description = "Your own task execution role (id and arn), used when create_execution_role = false."
+  type = object({
+    id  = string
+    arn = string
+  })
+  default = {
+    id  = null
+    arn = null
+  }
+}
+
+variable "iam_role_path" {
+  description = "IAM path of the roles and policies the module creates. The controller's auth method trusts task roles under this path."
+  type        = string
+  default     = "/consul-ecs/"
+
+  validation {
+    condition     = var.iam_role_path != "" && substr(var.iam_role_path, 0, 1) == "/"
+    error_message = "iam_role_path must start with \"/\"."
+  }
+}
+
+variable "additional_task_role_policies" {
+  description = "ARNs of extra IAM policies to attach to the task role the module creates."
+  type        = list(string)
+  default     = []
+}
+
+variable "additional_execution_role_policies" {
+  description = "ARNs of extra IAM policies to attach to the execution role the module creates."
+  type        = list(string)
+  default     = []
+}
+
+# ---- Images -------------------------------------------------------------------
+
+variable "consul_ecs_image" {
+  description = "Image of the consul-ecs-control-plane container (the consul-ecs binary; a copy of it is also run from /consul in the other containers)."
+  type        = string
+  default     = "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
+}
+
+variable "consul_dataplane_image" {
+  description = "Image of the consul-dataplane container."
+  type        = string
+  default     = "hashicorp/consul-dataplane:1.3.3"
+}
+
+# ---- Consul service -----------------------------------------------------------
+
+variable "consul_service_name" {
+  description = "Consul service name. Empty: the lower-cased family."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.consul_service_name == "" || can(regex("^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$", var.consul_service_name))
+    error_message = "consul_service_name must be lower case: letters a-z, digits, '-' and '_', starting and ending with a letter or digit (^[a-z0-9]([a-z0-9_-]*[a-z0-9])?$)."
+  }
+}
+
+variable "consul_service_tags" {
+  description = "Tags of the Consul service registration."
+  type        = list(string)
+  default     = []
+}
+
+variable "consul_service_meta" {
+  description = "Metadata of the Consul service registration."
+  type        = map(string)
+  default     = {}
+}
+
+variable "consul_namespace" {
+  description = "Consul Enterprise namespace of the service (requires consul_partition)."
+  type        = string
+  default     = ""
+}
+
+variable "consul_partition" {
+  description = "Consul Enterprise admin partition of the service (requires consul_namespace)."
+  type        = string
+  default     = ""
+}
+
+variable "port" {
+  description = "Port the application listens on. 0 only with outbound_only = true."
+  type        = number
+  default     = 0
+}
+
+variable "outbound_only" {
+  description = "True when the application only calls other services and accepts no requests (then port may be 0)."
+  type        = bool
+  default     = false
+}
+
+variable "upstreams" {
+  description = "Upstreams of the sidecar proxy: the consul-ecs config's proxy.upstreams (each needs destinationName and localBindPort)."
+  type        = any
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for u in var.upstreams : can(u["destinationName"]) && can(u["localBindPort"])
+    ])
+    error_message = "Every upstream needs destinationName and localBindPort."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for u in var.upstreams : [
+        for k in keys(u) : contains([
+          "destinationType", "destinationNamespace", "destinationPartition", "destinationName",
+          "destinationPeer", "datacenter", "localBindAddress", "localBindPort", "config", "meshGateway",
+        ], k)
+      ]
+    ]))
+    error_message = "Upstream keys can only be destinationType, destinationNamespace, destinationPartition, destinationName, destinationPeer, datacenter, localBindAddress, localBindPort, config and meshGateway."
+  }
+}
+
+variable "envoy_public_listener_port" {
+  description = "Port of Envoy's public listener (mesh traffic into the service)."
+  type        = number
+  default     = 20000
+
+  validation {
+    condition     = var.envoy_public_listener_port > 0 && var.envoy_public_listener_port <= 65535
+    error_message = "envoy_public_listener_port must be between 1 and 65535."
+  }
+
+  validation {
+    condition     = !contains([8600, 10000, 19000], var.envoy_public_listener_port)
+    error_message = "envoy_public_listener_port cannot be a port Consul or the sidecars use: 8600 (DNS), 10000 (control-plane readiness) or 19000 (Envoy admin)."
+  }
+}
+
+variable "envoy_readiness_port" {
+  description = "Port of Envoy's readiness listener; the consul-dataplane container's health check dials it."
+  type        = number
+  default     = 22000
+
+  validation {
+    condition     = var.envoy_readiness_port > 0 && var.envoy_readiness_port <= 65535
+    error_message = "envoy_readiness_port must be between 1 and 65535."
+  }
+
+  validation {
+    condition     = !contains([8600, 10000, 19000], var.envoy_readiness_port)
+    error_message = "envoy_readiness_port cannot be a port Consul or the sidecars use: 8600 (DNS), 10000 (control-plane readiness) or 19000 (Envoy admin)."
+  }
+}
+
+variable "consul_ecs_config" {
+  description = "Extra consul-ecs config merged over what the other inputs produce. Allowed: service.enableTagOverride, service.weights (passing, warning), proxy.meshGateway (mode), proxy.expose (checks, paths[listenerPort, path, localPathPort, protocol]), proxy.config, and consulLogin (enabled, method, includeEntity, meta, region, stsEndpoint, serverIdHeaderValue)."
+  type        = any
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.consul_ecs_config) : contains(["service", "proxy", "consulLogin"], k)])
+    error_message = "consul_ecs_config accepts only the keys service, proxy and consulLogin."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.service, {})) : contains(["enableTagOverride", "weights"], k)])
+    error_message = "consul_ecs_config.service accepts only enableTagOverride and weights."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.service.weights, {})) : contains(["passing", "warning"], k)])
+    error_message = "consul_ecs_config.service.weights accepts only passing and warning."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.proxy, {})) : contains(["meshGateway", "expose", "config"], k)])
+    error_message = "consul_ecs_config.proxy accepts only meshGateway, expose and config."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.proxy.meshGateway, {})) : k == "mode"])
+    error_message = "consul_ecs_config.proxy.meshGateway accepts only mode."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.proxy.expose, {})) : contains(["checks", "paths"], k)])
+    error_message = "consul_ecs_config.proxy.expose accepts only checks and paths."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for p in try(var.consul_ecs_config.proxy.expose.paths, []) : [
+        for k in keys(p) : contains(["listenerPort", "path", "localPathPort", "protocol"], k)
+      ]
+    ]))
+    error_message = "Each consul_ecs_config.proxy.expose.paths item accepts only listenerPort, path, localPathPort and protocol."
+  }
+
+  validation {
+    condition = alltrue([
+      for k in keys(try(var.consul_ecs_config.consulLogin, {})) :
+      contains(["enabled", "method", "includeEntity", "meta", "region", "stsEndpoint", "serverIdHeaderValue"], k)
+    ])
+    error_message = "consul_ecs_config.consulLogin accepts only enabled, method, includeEntity, meta, region, stsEndpoint and serverIdHeaderValue."
+  }
+}
+
+# ---- Consul servers, TLS, ACLs --------------------------------------------------
+
+variable "consul_server_hosts" {
+  description = "Consul servers: an IP address, a DNS name, or `exec=<command>` printing addresses (go-netaddrs). No port here: see http_config / grpc_config."
+  type        = string
+}
+
+variable "skip_server_watch" {
+  description = "Do not watch the Consul servers for changes (for servers behind a load balancer)."
+  type        = bool
+  default     = false
+}
+
+variable "http_config" {
+  description = "consulServers.http of the consul-ecs config: port, https, tls, tlsServerName, caCertFile. Unset fields follow tls / tls_server_name / ca_cert_file; the port defaults to 8501 with TLS, else 8500."
+  type        = any
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.http_config) : contains(["port", "https", "tls", "tlsServerName", "caCertFile"], k)])
+    error_message = "http_config accepts only port, https, tls, tlsServerName and caCertFile."
+  }
+}
+
+variable "grpc_config" {
+  description = "consulServers.grpc of the consul-ecs config: port, tls, tlsServerName, caCertFile. Unset fields follow tls / tls_server_name / ca_cert_file; the port defaults to 8503 with TLS, else 8502."
+  type        = any
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.grpc_config) : contains(["port", "tls", "tlsServerName", "caCertFile"], k)])
+    error_message = "grpc_config accepts only port, tls, tlsServerName and caCertFile."
+  }
+}
+
+variable "tls" {
+  description = "Use TLS to Consul's HTTP and gRPC interfaces."
+  type        = bool
+  default     = false
+}
+
+variable "tls_server_name" {
+  description = "Default TLS server name (SNI) for Consul's HTTP and gRPC interfaces, when http_config / grpc_config set none."
+  type        = string
+  default     = ""
+}
+
+variable "ca_cert_file" {
+  description = "Path, inside the control-plane container, of the CA certificate of Consul's HTTP and gRPC interfaces. The CONSUL_HTTPS_CACERT_PEM / CONSUL_GRPC_CACERT_PEM secrets take precedence."
+  type        = string
+  default     = ""
+}
+
+variable "consul_ca_cert_arn" {
+  description = "Secrets Manager secret ARN of the Consul CA certificate (HTTP and gRPC), injected when tls = true."
+  type        = string
+  default     = ""
+}
+
+variable "consul_grpc_ca_cert_arn" {
+  description = "Secrets Manager secret ARN of the CA certificate for gRPC; overrides consul_ca_cert_arn for gRPC."
+  type        = string
+  default     = ""
+}
+
+variable "consul_https_ca_cert_arn" {
+  description = "Secrets Manager secret ARN of the CA certificate for HTTPS; overrides consul_ca_cert_arn for HTTP."
+  type        = string
+  default     = ""
+}
+
+variable "acls" {
+  description = "Consul ACLs are on: the control-plane logs in with the AWS IAM auth method (the task role gets iam:GetRole on itself)."
+  type        = bool
+  default     = false
+}
+
+variable "service_token_auth_method_name" {
+  description = "Name of the Consul auth method the control-plane logs in with."
+  type        = string
+  default     = "iam-ecs-service-token"
+}
