@@ -1,0 +1,281 @@
+"""The Terraform test bed: the CLIs and providers that scripts/build-terraform.sh
+builds (OpenTofu, Terraform 1.5.7, the aws/tls/random providers in a
+filesystem mirror), and a runner for a root module applied against moto.
+
+Shared by every Terraform module test (mesh-task, controller, dev-server,
+gateway-task). Nothing here imports pytest; a missing toolchain raises
+ToolchainMissing (the tests turn that into a failure, never a skip: the setup
+script installs the toolchain).
+
+Layout of a run: copy_tree() copies the repo's terraform/ tree into a temp
+dir (so init never writes .terraform/ or lock files into the repo) and the
+test roots of tests/e2e/tf-roots/<name> into <copy>/test-roots/<name>, where
+`source = "../../modules/<module>"` reaches the copied modules.
+
+    tc = terraform_bed.toolchain()
+    tree = terraform_bed.copy_tree(tmp_path)
+    root = terraform_bed.Root(tc.cli("tofu"), tree / "test-roots" / "mesh-task")
+    root.init()
+    root.apply({"aws_endpoint_url": moto.url})
+    outputs = root.outputs()
+    assert root.plan_exitcode({"aws_endpoint_url": moto.url}) == 0
+    root.destroy({"aws_endpoint_url": moto.url})
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import testbed as tb
+
+CLIS = ("tofu", "terraform")
+# Credentials the AWS provider sends to moto (moto accepts any key while its
+# request authentication is off, which is how the Terraform tests run it).
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIATERRAFORMTEST01",
+    "AWS_SECRET_ACCESS_KEY": "terraform-test-secret",
+    "AWS_DEFAULT_REGION": tb.REGION,
+    "AWS_REGION": tb.REGION,
+}
+
+
+class ToolchainMissing(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cli:
+    name: str           # "tofu" or "terraform"
+    path: str
+    cli_config: str     # TF_CLI_CONFIG_FILE
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("TF_", "AWS_")) and k != "CHECKPOINT_DISABLE"}
+        env.update(FAKE_AWS_ENV)
+        env.update({
+            "TF_CLI_CONFIG_FILE": self.cli_config,
+            "CHECKPOINT_DISABLE": "1",
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+        })
+        env.update(extra or {})
+        return env
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    dir: str
+
+    @property
+    def cli_config(self) -> str:
+        return os.path.join(self.dir, "terraform.rc")
+
+    def cli(self, name: str) -> Cli:
+        path = os.path.join(self.dir, "bin", name)
+        if not os.access(path, os.X_OK):
+            raise ToolchainMissing(f"{name} is not built ({path} missing): run scripts/setup.sh")
+        return Cli(name, path, self.cli_config)
+
+
+_toolchain: Toolchain | None = None
+
+
+def toolchain() -> Toolchain:
+    """The toolchain built by scripts/build-terraform.sh (never builds: a
+    cold build takes ~20 minutes and belongs to scripts/setup.sh)."""
+    global _toolchain
+    if _toolchain is None:
+        script = os.path.join(tb.repo_root(), "scripts", "build-terraform.sh")
+        p = subprocess.run([script, "--check"], capture_output=True, text=True,
+                           env=dict(os.environ, CONSUL_ECS_CACHE=tb.cache_dir()))
+        if p.returncode != 0:
+            raise ToolchainMissing(p.stderr.strip() or "scripts/build-terraform.sh --check failed")
+        _toolchain = Toolchain(p.stdout.strip().splitlines()[-1])
+    return _toolchain
+
+
+def terraform_dir() -> Path:
+    return Path(tb.repo_root()) / "terraform"
+
+
+def tf_roots_dir() -> Path:
+    return Path(__file__).resolve().parent / "tf-roots"
+
+
+def hcl_dirs() -> list[Path]:
+    """Every module and example of the repo (directories with .tf files)."""
+    base = terraform_dir()
+    return sorted(d for kind in ("modules", "examples") for d in (base / kind).glob("*")
+                  if d.is_dir() and any(d.glob("*.tf")))
+
+
+def copy_tree(dest: Path) -> Path:
+    """Copies terraform/ (without state or .terraform) and the test roots into
+    dest/terraform; returns that directory."""
+    out = Path(dest) / "terraform"
+    ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*")
+    shutil.copytree(terraform_dir(), out, ignore=ignore)
+    shutil.copytree(tf_roots_dir(), out / "test-roots", ignore=ignore)
+    return out
+
+
+class TfError(AssertionError):
+    pass
+
+
+class Root:
+    """One root module directory driven by one CLI."""
+
+    def __init__(self, cli: Cli, workdir: Path | str, log_dir: Path | str | None = None) -> None:
+        self.cli = cli
+        self.workdir = str(workdir)
+        self.log_dir = str(log_dir or workdir)
+        self.history: list[tuple[list[str], float, int]] = []
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        cmd = [self.cli.path, *args]
+        start = time.monotonic()
+        p = subprocess.run(cmd, cwd=self.workdir, env=self.cli.env(env), capture_output=True,
+                           text=True, timeout=timeout)
+        elapsed = time.monotonic() - start
+        self.history.append((list(args), elapsed, p.returncode))
+        with open(os.path.join(self.log_dir, f"{self.cli.name}.log"), "a") as f:
+            f.write(f"$ {self.cli.name} {' '.join(args)}  # rc={p.returncode} {elapsed:.1f}s\n")
+            f.write(p.stdout)
+            f.write(p.stderr)
+        if check and p.returncode != 0:
+            raise TfError(f"{self.cli.name} {' '.join(args)} exited {p.returncode} in {self.workdir}:\n"
+                          f"{p.stdout[-4000:]}\n{p.stderr[-6000:]}")
+        return p
+
+    @staticmethod
+    def var_args(variables: dict[str, Any] | None) -> list[str]:
+        out = []
+        for k, v in (variables or {}).items():
+            out.append(f"-var={k}={v if isinstance(v, str) else json.dumps(v)}")
+        return out
+
+    def init(self) -> None:
+        self.run("init", "-input=false", "-no-color")
+
+    def validate(self) -> subprocess.CompletedProcess:
+        return self.run("validate", "-no-color")
+
+    def apply(self, variables: dict[str, Any] | None = None) -> None:
+        self.run("apply", "-auto-approve", "-input=false", "-no-color", *self.var_args(variables))
+
+    def plan(self, variables: dict[str, Any] | None = None, check: bool = True,
+             *extra: str) -> subprocess.CompletedProcess:
+        return self.run("plan", "-input=false", "-no-color", *extra, *self.var_args(variables),
+                        check=check)
+
+    def plan_exitcode(self, variables: dict[str, Any] | None = None) -> subprocess.CompletedProcess:
+        """`plan -detailed-exitcode`: returncode 0 = no changes, 2 = changes, 1 = error."""
+        return self.run("plan", "-detailed-exitcode", "-input=false", "-no-color",
+                        *self.var_args(variables), check=False)
+
+    def destroy(self, variables: dict[str, Any] | None = None) -> None:
+        self.run("destroy", "-auto-approve", "-input=false", "-no-color", *self.var_args(variables))
+
+    def outputs(self) -> dict[str, Any]:
+        p = self.run("output", "-json", "-no-color")
+        return {k: v["value"] for k, v in json.loads(p.stdout).items()}
+
+    def state_resources(self) -> list[str]:
+        p = self.run("state", "list", check=False)
+        return [l for l in p.stdout.splitlines() if l.strip()]
+
+
+def moto_leftovers(moto: tb.MotoServer, needle: str) -> dict[str, list[str]]:
+    """What moto still holds, of the services Terraform manages here, whose
+    name or ARN contains `needle` (case-insensitive; VPCs by their Name tag):
+    everything a destroy must have removed. As in AWS, deleted clusters and
+    services stay INACTIVE and deregistered task definitions stay INACTIVE
+    for a while: those are not leftovers."""
+    n = needle.lower()
+
+    def mine(values):
+        return [v for v in values if n in v.lower()]
+
+    ecs, iam, ec2 = moto.client("ecs"), moto.client("iam"), moto.client("ec2")
+    left: dict[str, list[str]] = {}
+    left["task_definitions"] = mine(ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"])
+    clusters = ecs.describe_clusters(clusters=ecs.list_clusters()["clusterArns"])["clusters"] \
+        if ecs.list_clusters()["clusterArns"] else []
+    left["clusters"] = mine(c["clusterArn"] for c in clusters if c["status"] != "INACTIVE")
+    services = []
+    for c in clusters:
+        arns = ecs.list_services(cluster=c["clusterArn"])["serviceArns"]
+        for i in range(0, len(arns), 10):
+            services += [s["serviceArn"] for s in ecs.describe_services(
+                cluster=c["clusterArn"], services=arns[i:i + 10])["services"] if s["status"] != "INACTIVE"]
+    left["services"] = mine(services)
+    left["roles"] = mine(r["Arn"] for r in iam.list_roles()["Roles"])
+    left["policies"] = mine(p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"])
+    left["secrets"] = mine(s["ARN"] for s in moto.client("secretsmanager").list_secrets()["SecretList"])
+    left["log_groups"] = mine(g["logGroupName"] for g in moto.client("logs").describe_log_groups()["logGroups"])
+    left["vpcs"] = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]
+                    if any(t["Key"] == "Name" and n in t["Value"].lower() for t in v.get("Tags", []))]
+    left["subnets"] = [x["SubnetId"] for x in ec2.describe_subnets()["Subnets"]
+                       if any(t["Key"] == "Name" and n in t["Value"].lower() for t in x.get("Tags", []))]
+    left["security_groups"] = mine(g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"])
+    return {k: v for k, v in left.items() if v}
+
+
+def validate_consul_ecs_config(binary: str, config_json: str, workdir: str) -> tuple[bool, str]:
+    """Runs our own config validator on a rendered CONSUL_ECS_CONFIG_JSON:
+    `consul-ecs control-plane` validates the config before anything else
+    and exits 1 with "invalid config:" when it is wrong; a valid config gets
+    as far as reading the ECS task metadata, which fails here (no
+    ECS_CONTAINER_METADATA_URI_V4). Returns (valid, output)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONSUL_", "AWS_", "ECS_"))}
+    env["CONSUL_ECS_CONFIG_JSON"] = config_json
+    env["CONSUL_ECS_HEALTH_LISTEN_ADDR"] = "127.0.0.1:0"
+    p = subprocess.run([binary, "control-plane"], env=env, cwd=workdir, capture_output=True,
+                       text=True, timeout=30)
+    out = p.stdout + p.stderr
+    valid = "invalid config" not in out and "ECS_CONTAINER_METADATA_URI_V4 is not set" in out
+    return valid, out
+
+
+def plan_changes(root: Root, variables: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """A saved plan's resource changes (`plan -out` + `show -json`), other
+    than no-ops: [{address, actions, changed}] with `changed` the top-level
+    attributes whose planned value differs from the current one. For a second
+    plan that must be empty except for named moto gaps."""
+    plan_file = os.path.join(root.workdir, "second.tfplan")
+    root.run("plan", "-input=false", "-no-color", f"-out={plan_file}", *Root.var_args(variables))
+    shown = json.loads(root.run("show", "-json", "-no-color", plan_file).stdout)
+    out = []
+    for rc in shown.get("resource_changes", []):
+        change = rc["change"]
+        if change["actions"] in (["no-op"], ["read"]):
+            continue
+        before, after = change.get("before") or {}, change.get("after") or {}
+        changed = sorted(k for k in set(before) | set(after)
+                         if before.get(k) != after.get(k) or k in (change.get("after_unknown") or {}))
+        out.append({"address": rc["address"], "actions": change["actions"], "changed": changed})
+    return out
+
+
+def validate_controller_config(binary: str, config_json: str, workdir: str) -> tuple[bool, str]:
+    """validate_consul_ecs_config() for the controller: `consul-ecs
+    controller` validates its config first (exit 1, "invalid config:"), then
+    fails on the missing ECS task metadata. Returns (valid, output)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONSUL_", "AWS_", "ECS_"))}
+    env["CONSUL_ECS_CONFIG_JSON"] = config_json
+    p = subprocess.run([binary, "controller"], env=env, cwd=workdir, capture_output=True,
+                       text=True, timeout=30)
+    out = p.stdout + p.stderr
+    valid = "invalid config" not in out and "ECS_CONTAINER_METADATA_URI_V4 is not set" in out
+    return valid, out

@@ -1,0 +1,398 @@
+"""terraform/modules/mesh-task (and the repo's HCL at large) with real CLIs
+and the AWS provider against moto.
+
+Per CLI (OpenTofu, Terraform 1.5.7): `fmt -check` and `validate` of every
+module and example; an apply of tests/e2e/tf-roots/mesh-task (three mesh
+tasks) read back with boto3 (container definitions, roles, policies, tags),
+each rendered CONSUL_ECS_CONFIG_JSON through our own validator, a second
+`plan -detailed-exitcode` that must be empty, a destroy that leaves nothing
+in moto; the example applies and destroys; bad inputs fail at plan with the
+module's own messages. The toolchain comes from scripts/setup.sh; a missing
+one is a failure, not a skip.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import terraform_bed as tfb
+import testbed as tb
+
+pytestmark = pytest.mark.timeout(900)
+
+CP = "consul-ecs-control-plane"
+DP = "consul-dataplane"
+SIDECARS_HEALTHY = [{"containerName": CP, "condition": "HEALTHY"},
+                    {"containerName": DP, "condition": "HEALTHY"}]
+DATA_RO = {"sourceVolume": "consul_data", "containerPath": "/consul", "readOnly": True}
+DATA_RW = {"sourceVolume": "consul_data", "containerPath": "/consul", "readOnly": False}
+BINARY_RO = {"sourceVolume": "consul_binary", "containerPath": "/bin/consul-inject", "readOnly": True}
+
+
+@pytest.fixture(scope="session")
+def tf_toolchain() -> tfb.Toolchain:
+    try:
+        return tfb.toolchain()
+    except tfb.ToolchainMissing as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module", params=tfb.CLIS)
+def cli(request, tf_toolchain: tfb.Toolchain) -> tfb.Cli:
+    try:
+        return tf_toolchain.cli(request.param)
+    except tfb.ToolchainMissing as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def tree(cli: tfb.Cli, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tfb.copy_tree(tmp_path_factory.mktemp(f"tf-{cli.name}"))
+
+
+@pytest.fixture(scope="session")
+def tf_moto(tmp_path_factory: pytest.TempPathFactory):
+    """One moto for both CLIs (each CLI's resources carry its own name
+    prefix); request authentication off: the provider signs with fake keys."""
+    m = tb.MotoServer(str(tmp_path_factory.mktemp("tf-moto"))).start()
+    yield m
+    m.stop()
+
+
+@dataclass
+class Applied:
+    root: tfb.Root
+    out: dict
+    name: str        # prefix of every name in the root
+    variables: dict
+
+
+@pytest.fixture(scope="module")
+def applied(cli: tfb.Cli, tree: Path, tf_moto: tb.MotoServer) -> Applied:
+    root = tfb.Root(cli, tree / "test-roots" / "mesh-task")
+    name = f"{cli.name}e2e"
+    variables = {"aws_endpoint_url": tf_moto.url, "name": name}
+    root.init()
+    root.apply(variables)
+    return Applied(root, root.outputs(), name, variables)
+
+
+def task_definition(moto: tb.MotoServer, arn: str) -> tuple[dict, dict[str, dict], list[dict]]:
+    r = moto.client("ecs").describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    td = r["taskDefinition"]
+    return td, {c["name"]: c for c in td["containerDefinitions"]}, r.get("tags", [])
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("environment", [])}
+
+
+def config_of(containers: dict[str, dict]) -> dict:
+    return json.loads(env_of(containers[CP])["CONSUL_ECS_CONFIG_JSON"])
+
+
+def role_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def attached_policy_documents(moto: tb.MotoServer, role: str) -> dict[str, dict]:
+    iam = moto.client("iam")
+    out = {}
+    for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        pol = iam.get_policy(PolicyArn=p["PolicyArn"])["Policy"]
+        doc = iam.get_policy_version(PolicyArn=p["PolicyArn"], VersionId=pol["DefaultVersionId"])
+        d = doc["PolicyVersion"]["Document"]
+        out[p["PolicyName"]] = json.loads(d) if isinstance(d, str) else d
+    return out
+
+
+def assert_sidecars(containers: dict[str, dict], readiness_port: int = 22000) -> None:
+    cp, dp = containers[CP], containers[DP]
+    assert cp["command"] == ["control-plane"]
+    assert "entryPoint" not in cp or not cp["entryPoint"]  # the image's ENTRYPOINT runs
+    assert cp["essential"] is False
+    assert cp["healthCheck"]["command"] == ["CMD-SHELL", "curl -f localhost:10000/consul-ecs/health"]
+    assert (cp["healthCheck"]["interval"], cp["healthCheck"]["timeout"], cp["healthCheck"]["retries"]) == (5, 5, 10)
+    assert cp["mountPoints"] == [DATA_RW, BINARY_RO]
+    assert cp["linuxParameters"]["initProcessEnabled"] is True
+    assert list(env_of(cp)) == ["CONSUL_ECS_CONFIG_JSON"]
+
+    assert dp["entryPoint"] == ["/consul/consul-ecs", "envoy-entrypoint"]
+    assert dp["command"] == ["consul-dataplane", "-config-file", "/consul/consul-dataplane.json"]
+    assert dp["essential"] is True, "a dead dataplane must stop the task (upstream #325)"
+    assert dp["healthCheck"]["command"] == ["/consul/consul-ecs", "net-dial", f"127.0.0.1:{readiness_port}"]
+    assert (dp["healthCheck"]["interval"], dp["healthCheck"]["timeout"], dp["healthCheck"]["retries"]) == (5, 5, 10)
+    assert dp["dependsOn"] == [{"containerName": CP, "condition": "HEALTHY"}]
+    assert dp["mountPoints"] == [DATA_RO]
+    assert dp["ulimits"] == [{"name": "nofile", "softLimit": 1048576, "hardLimit": 1048576}]
+    assert dp["image"] == "hashicorp/consul-dataplane:1.3.3"
+    for c in (cp, dp):
+        assert not c.get("portMappings") and not c.get("volumesFrom")
+
+
+# ---- static checks ---------------------------------------------------------------
+
+def test_fmt_check(cli: tfb.Cli) -> None:
+    for d in (tfb.terraform_dir(), tfb.tf_roots_dir()):
+        p = subprocess.run([cli.path, "fmt", "-check", "-recursive", "-diff", "-no-color", str(d)],
+                           env=cli.env(), capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, f"{cli.name} fmt -check {d}:\n{p.stdout}{p.stderr}"
+
+
+def test_validate_every_module_and_example(cli: tfb.Cli, tree: Path) -> None:
+    """Each module on its own and each example (the test roots are checked by
+    their apply / plan)."""
+    dirs = [tree / d.relative_to(tfb.terraform_dir()) for d in tfb.hcl_dirs()]
+    assert tree / "modules" / "mesh-task" in dirs and tree / "examples" / "mesh-task" in dirs
+    failures = []
+    for d in dirs:
+        root = tfb.Root(cli, d)
+        try:
+            root.init()
+            root.validate()
+        except tfb.TfError as e:
+            failures.append(str(e))
+    assert not failures, "\n\n".join(failures)
+
+
+# ---- apply against moto -------------------------------------------------------------
+
+def test_web_task_definition(applied, tf_moto: tb.MotoServer) -> None:
+    out, NAME = applied.out, applied.name
+    m = out["modules"]["web"]
+    td, c, tags = task_definition(tf_moto, m["task_definition_arn"])
+    assert td["family"] == f"{NAME}-web"
+    assert td["networkMode"] == "awsvpc"
+    assert (td["cpu"], td["memory"]) == ("256", "512")
+    assert sorted(td["requiresCompatibilities"]) == ["EC2", "FARGATE"]
+    assert [x["name"] for x in td["containerDefinitions"]] == ["web", "helper", CP, DP]
+    assert sorted(v["name"] for v in td["volumes"]) == ["consul_binary", "consul_data"]
+    assert td["taskRoleArn"] == m["task_role_arn"]
+    assert td["executionRoleArn"] == m["execution_role_arn"]
+
+    web = c["web"]
+    assert web["entryPoint"] == ["/consul/consul-ecs", "app-entrypoint", "-shutdown-delay", "10s"]
+    assert web["command"] == ["/bin/web", "-listen", ":8080"]  # appended by ECS, no "--"
+    assert web["mountPoints"] == [DATA_RO]
+    assert web["dependsOn"] == SIDECARS_HEALTHY
+    assert web["essential"] is True
+    assert web["portMappings"][0]["containerPort"] == 8080
+
+    helper = c["helper"]  # has its own entryPoint: left alone
+    assert helper["entryPoint"] == ["/helper"]
+    assert not helper.get("mountPoints")
+    assert helper["dependsOn"] == [{"containerName": "web", "condition": "START"}] + SIDECARS_HEALTHY
+    assert helper["essential"] is False
+
+    assert_sidecars(c)
+    secrets = {s["name"]: s["valueFrom"] for s in c[CP]["secrets"]}
+    assert secrets == {"CONSUL_HTTPS_CACERT_PEM": out["secrets"]["ca"],
+                       "CONSUL_GRPC_CACERT_PEM": out["secrets"]["grpc_ca"]}
+    for name in ("web", CP, DP):
+        assert c[name]["logConfiguration"]["logDriver"] == "awslogs"
+        assert c[name]["logConfiguration"]["options"]["awslogs-group"] == f"/ecs/{NAME}"
+
+    cfg = config_of(c)
+    assert cfg["bootstrapDir"] == "/consul"
+    assert cfg["healthSyncContainers"] == ["web"]
+    assert cfg["consulLogin"] == {"enabled": True, "method": "iam-ecs-service-token", "region": "us-east-1"}
+    assert cfg["service"] == {"name": f"{NAME}-web", "port": 8080, "tags": ["v1"], "meta": {"owner": "e2e"},
+                              "namespace": "", "partition": "", "enableTagOverride": True,
+                              "weights": {"passing": 3, "warning": 1}}
+    assert cfg["proxy"] == {"publicListenerPort": 20000, "healthCheckPort": 22000,
+                            "upstreams": [{"destinationName": "api", "localBindPort": 1234}],
+                            "config": {"protocol": "http"}}
+    assert cfg["consulServers"] == {
+        "hosts": "consul.internal", "skipServerWatch": False,
+        "defaults": {"tls": True, "tlsServerName": "server.dc1.consul", "caCertFile": ""},
+        "http": {"port": 443, "https": True}, "grpc": {"port": 8503}}
+
+    tag_map = {t["key"]: t["value"] for t in tags}
+    assert tag_map["consul.hashicorp.com/mesh"] == "true"
+    assert tag_map["consul.hashicorp.com/service-name"] == f"{NAME}-web"
+    assert tag_map["team"] == "e2e"
+    assert "consul.hashicorp.com/partition" not in tag_map
+    assert m["task_tags"] == tag_map
+
+    svc = tf_moto.client("ecs").describe_services(cluster=NAME, services=[f"{NAME}-web"])["services"][0]
+    assert svc["status"] == "ACTIVE" and svc["propagateTags"] == "TASK_DEFINITION"
+    assert svc["taskDefinition"] == m["task_definition_arn"]
+
+
+def test_web_roles(applied, tf_moto: tb.MotoServer) -> None:
+    out, NAME = applied.out, applied.name
+    m = out["modules"]["web"]
+    iam = tf_moto.client("iam")
+    task = iam.get_role(RoleName=m["task_role_id"])["Role"]
+    assert task["RoleName"] == f"{NAME}-web-task" and task["Path"] == "/consul-ecs/"
+    assert task["Arn"] == m["task_role_arn"]
+    tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=task["RoleName"])["Tags"]}
+    assert tags == {"consul.hashicorp.com.service-name": f"{NAME}-web",
+                    "consul.hashicorp.com.namespace": "", "team": "e2e"}
+    trust = task["AssumeRolePolicyDocument"]
+    trust = json.loads(trust) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+
+    docs = attached_policy_documents(tf_moto, task["RoleName"])
+    assert set(docs) == {f"{NAME}-web-task", f"{NAME}-extra"}
+    stmt = docs[f"{NAME}-web-task"]["Statement"]
+    assert stmt == [{"Effect": "Allow", "Action": ["iam:GetRole"], "Resource": [task["Arn"]]}]
+
+    execution = iam.get_role(RoleName=m["execution_role_id"])["Role"]
+    assert execution["RoleName"] == f"{NAME}-web-execution" and execution["Path"] == "/consul-ecs/"
+    docs = attached_policy_documents(tf_moto, execution["RoleName"])
+    assert list(docs) == [f"{NAME}-web-execution"]
+    by_action = {tuple(s["Action"]): s["Resource"] for s in docs[f"{NAME}-web-execution"]["Statement"]}
+    assert sorted(by_action[("secretsmanager:GetSecretValue",)]) == sorted(out["secrets"].values())
+    assert by_action[("logs:CreateLogStream", "logs:PutLogEvents")] == "*"
+
+
+def test_defaults_task_definition(applied, tf_moto: tb.MotoServer) -> None:
+    """All defaults: no log configuration anywhere (the 6.x provider rejects
+    the null/empty one the v0.7.3 defaults send), no secrets, no wrapper."""
+    out, NAME = applied.out, applied.name
+    m = out["modules"]["api"]
+    td, c, tags = task_definition(tf_moto, m["task_definition_arn"])
+    assert td["family"] == f"{NAME.upper()}-API"
+    assert [x["name"] for x in td["containerDefinitions"]] == ["api", CP, DP]
+    for x in td["containerDefinitions"]:
+        assert "logConfiguration" not in x, x["name"]
+    api = c["api"]
+    assert not api.get("entryPoint") and not api.get("mountPoints")
+    assert api["dependsOn"] == SIDECARS_HEALTHY
+    assert_sidecars(c)
+    assert c[CP]["image"] == "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
+    assert not c[CP].get("secrets")
+    cfg = config_of(c)
+    assert cfg["service"]["name"] == f"{NAME}-api"  # the lower-cased family
+    assert cfg["consulLogin"] == {}
+    assert cfg["healthSyncContainers"] == []
+    assert cfg["consulServers"]["http"] == {"port": 8500, "https": False}
+    assert cfg["consulServers"]["grpc"] == {"port": 8502}
+    tag_map = {t["key"]: t["value"] for t in tags}
+    assert tag_map["consul.hashicorp.com/service-name"] == f"{NAME}-api"
+
+    iam = tf_moto.client("iam")
+    assert list(attached_policy_documents(tf_moto, m["task_role_id"])) == []  # no ACLs: no GetRole
+    docs = attached_policy_documents(tf_moto, m["execution_role_id"])
+    stmts = docs[f"{NAME.upper()}-API-execution"]["Statement"]
+    assert [s["Action"] for s in stmts] == [["logs:CreateLogStream", "logs:PutLogEvents"]]
+    assert iam.get_role(RoleName=m["task_role_id"])["Role"]["Path"] == "/consul-ecs/"
+
+
+def test_bring_your_own_roles_first_apply(applied, tf_moto: tb.MotoServer) -> None:
+    """Roles created in the same apply (ARNs unknown at plan) are used as is;
+    the module creates no role or policy of its own for that task."""
+    out, NAME = applied.out, applied.name
+    m = out["modules"]["byo"]
+    assert m["task_role_arn"] == out["byo_roles"]["task"]
+    assert m["execution_role_arn"] == out["byo_roles"]["execution"]
+    td, c, _ = task_definition(tf_moto, m["task_definition_arn"])
+    assert td["taskRoleArn"] == out["byo_roles"]["task"]
+    assert td["executionRoleArn"] == out["byo_roles"]["execution"]
+    assert td["requiresCompatibilities"] == ["FARGATE"]
+    cfg = config_of(c)
+    assert cfg["service"]["name"] == "byo" and cfg["service"]["port"] == 0
+    assert cfg["consulLogin"] == {"enabled": True, "method": "iam-ecs-service-token"}
+    assert cfg["consulServers"]["hosts"] == "exec=/bin/discover addrs provider=aws"
+    iam = tf_moto.client("iam")
+    names = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    assert f"{NAME}-byo-task" not in names and f"{NAME}-byo-execution" not in names
+    policies = {p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]}
+    assert not any(p.startswith(f"{NAME}-byo") for p in policies)
+
+
+def test_rendered_configs_pass_our_validator(applied, tf_moto: tb.MotoServer, consul_ecs_bin: str,
+                                             tmp_path: Path) -> None:
+    out, NAME = applied.out, applied.name
+    for name, m in out["modules"].items():
+        _, c, _ = task_definition(tf_moto, m["task_definition_arn"])
+        ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, env_of(c[CP])["CONSUL_ECS_CONFIG_JSON"],
+                                                 str(tmp_path))
+        assert ok, f"{name}: consul-ecs rejects the rendered config:\n{log}"
+    # The check itself is not vacuous: a bad config is reported as such.
+    ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, json.dumps(
+        {"bootstrapDir": "/consul", "consulServers": {"hosts": "x"}, "service": {"name": "Web"}}), str(tmp_path))
+    assert not ok and "service.name" in log
+
+
+def test_second_plan_is_empty(applied, tf_moto: tb.MotoServer) -> None:
+    """No perpetual diff (upstream #318): nothing ECS or IAM normalises may
+    show as a change."""
+    p = applied.root.plan_exitcode(applied.variables)
+    assert p.returncode == 0, f"second plan is not empty (exit {p.returncode}):\n{p.stdout[-6000:]}{p.stderr[-3000:]}"
+
+
+def test_destroy_leaves_nothing(applied, tf_moto: tb.MotoServer) -> None:
+    applied.root.destroy(applied.variables)
+    assert applied.root.state_resources() == []
+    assert tfb.moto_leftovers(tf_moto, applied.name) == {}
+
+
+# ---- the example ----------------------------------------------------------------------
+
+def test_example_applies_and_destroys(cli: tfb.Cli, tree: Path, tf_moto: tb.MotoServer) -> None:
+    root = tfb.Root(cli, tree / "examples" / "mesh-task")
+    name = f"{cli.name}-example"
+    variables = {"aws_endpoint_url": tf_moto.url, "name": name}
+    root.init()
+    root.apply(variables)
+    out = root.outputs()
+    _, c, _ = task_definition(tf_moto, out["task_definition_arn"])
+    assert c["echo"]["entryPoint"][:2] == ["/consul/consul-ecs", "app-entrypoint"]
+    assert_sidecars(c)
+    p = root.plan_exitcode(variables)
+    assert p.returncode == 0, f"second plan is not empty:\n{p.stdout[-6000:]}"
+    root.destroy(variables)
+    assert tfb.moto_leftovers(tf_moto, name) == {}
+
+
+# ---- bad inputs ---------------------------------------------------------------------
+
+# group -> module call in tf-roots/mesh-task-invalid -> the message its one bad input must produce
+BAD_INPUTS = {
+    "variables": {
+        "upper_case_service_name": "consul_service_name must be lower case",
+        "relative_role_path": "iam_role_path must start with",
+        "unknown_config_key": "consul_ecs_config accepts only the keys service, proxy and consulLogin",
+        "reserved_listener_port": "envoy_public_listener_port cannot be a port Consul or the sidecars use",
+        "upstream_without_port": "Every upstream needs destinationName and localBindPort",
+    },
+    "rules": {
+        "task_role_without_create_false": "set create_task_role = false to use task_role",
+        "extra_policies_with_own_role": "additional_task_role_policies needs create_task_role = true",
+        "acls_without_any_task_role": "With acls = true and create_task_role = false, task_role must be given",
+        "no_port": "port must be set unless outbound_only = true",
+        "partition_without_namespace": "consul_partition and consul_namespace must be set together",
+    },
+}
+
+
+@pytest.mark.parametrize("group", sorted(BAD_INPUTS))
+def test_bad_inputs_fail_at_plan(cli: tfb.Cli, tree: Path, group: str) -> None:
+    cases = BAD_INPUTS[group]
+    root = tfb.Root(cli, tree / "test-roots" / "mesh-task-invalid")
+    if not (Path(root.workdir) / ".terraform").exists():
+        root.init()
+    p = root.plan({"group": group}, False, "-json")
+    assert p.returncode == 1, p.stdout[-3000:]
+    # Exactly one error per module call, each with that call's message. (The
+    # diagnostics of preconditions do not name the module instance, so the
+    # errors are matched by message: every expected message exactly once,
+    # nothing else.)
+    errors = []
+    for line in p.stdout.splitlines():
+        d = json.loads(line).get("diagnostic") if line.startswith("{") else None
+        if d and d.get("severity") == "error":
+            errors.append(" ".join(f"{d.get('summary', '')}: {d.get('detail', '')}".split()))
+    problems = [f"module.{call}: {message!r} found {n} times"
+                for call, message in cases.items()
+                if (n := sum(message in e for e in errors)) != 1]
+    unexpected = [e for e in errors if not any(m in e for m in cases.values())]
+    problems += [f"unexpected error: {e}" for e in unexpected]
+    assert len(errors) == len(cases) or problems, f"{len(errors)} errors for {len(cases)} cases: {errors}"
+    assert not problems, "\n\n".join(problems)

@@ -1,0 +1,140 @@
+# Test root for bad inputs (tests/e2e/test_terraform_mesh_task.py): every
+# module call below gets one bad input; a `plan` must fail with exactly one
+# error per call, each the module's own message. Variable validations stop a
+# plan before any precondition is evaluated, so the calls come in two groups
+# (var.group), one plan each (instead of one per case: each plan costs
+# seconds of provider start-up):
+#   "variables"  validation blocks: the bad value only when the group is
+#                selected (validations run even in a call with count = 0);
+#   "rules"      cross-input preconditions: calls with count = 1 only then.
+# No AWS call is made: the endpoint is never reached.
+
+terraform {
+  required_version = ">= 1.4.0"
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+    }
+  }
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    ecs = "http://127.0.0.1:9"
+    iam = "http://127.0.0.1:9"
+    sts = "http://127.0.0.1:9"
+  }
+}
+
+variable "group" {
+  type = string
+}
+
+locals {
+  v     = var.group == "variables"
+  app   = [{ name = "app", image = "app:1", essential = true }]
+  hosts = "consul.internal"
+  role  = { id = "mine", arn = "arn:aws:iam::123456789012:role/mine" }
+}
+
+module "upper_case_service_name" {
+  source                = "../../modules/mesh-task"
+  family                = "bad1"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  consul_service_name   = local.v ? "Web" : "web"
+}
+
+module "task_role_without_create_false" {
+  count                 = var.group == "rules" ? 1 : 0
+  source                = "../../modules/mesh-task"
+  family                = "bad2"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  task_role             = local.role
+}
+
+module "extra_policies_with_own_role" {
+  count                         = var.group == "rules" ? 1 : 0
+  source                        = "../../modules/mesh-task"
+  family                        = "bad3"
+  port                          = 8080
+  consul_server_hosts           = local.hosts
+  container_definitions         = local.app
+  create_task_role              = false
+  task_role                     = local.role
+  additional_task_role_policies = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+}
+
+module "acls_without_any_task_role" {
+  count                 = var.group == "rules" ? 1 : 0
+  source                = "../../modules/mesh-task"
+  family                = "bad4"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  acls                  = true
+  create_task_role      = false
+}
+
+module "no_port" {
+  count                 = var.group == "rules" ? 1 : 0
+  source                = "../../modules/mesh-task"
+  family                = "bad5"
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+}
+
+module "partition_without_namespace" {
+  count                 = var.group == "rules" ? 1 : 0
+  source                = "../../modules/mesh-task"
+  family                = "bad6"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  consul_partition      = "part1"
+}
+
+module "relative_role_path" {
+  source                = "../../modules/mesh-task"
+  family                = "bad7"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  iam_role_path         = local.v ? "consul-ecs/" : "/consul-ecs/"
+}
+
+module "unknown_config_key" {
+  source                = "../../modules/mesh-task"
+  family                = "bad8"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  consul_ecs_config     = local.v ? { bootstrapDir = "/tmp" } : {}
+}
+
+module "reserved_listener_port" {
+  source                     = "../../modules/mesh-task"
+  family                     = "bad9"
+  port                       = 8080
+  consul_server_hosts        = local.hosts
+  container_definitions      = local.app
+  envoy_public_listener_port = local.v ? 19000 : 20000
+}
+
+module "upstream_without_port" {
+  source                = "../../modules/mesh-task"
+  family                = "bad10"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  upstreams             = local.v ? [{ destinationName = "api" }] : []
+}

@@ -1,0 +1,235 @@
+# Test root of tests/e2e/test_terraform_mesh_task.py. terraform_bed.py copies
+# it to <tmp>/terraform/test-roots/mesh-task next to a copy of the repo's
+# terraform/ tree, hence the module source below.
+# Three mesh tasks cover the module's main paths in one apply:
+#   web  ACLs, TLS with CA secrets, shutdown delay, upstreams, consul_ecs_config,
+#        log configuration, extra task policy, two app containers, an ECS service
+#   api  all defaults (no log configuration at all), upper-case family
+#   byo  its own task and execution roles, created in the same apply (their
+#        ARNs are unknown at plan: the first apply must work), outbound only
+
+terraform {
+  required_version = ">= 1.4.0"
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+    }
+  }
+}
+
+variable "aws_endpoint_url" {
+  type = string
+}
+
+variable "name" {
+  type    = string
+  default = "tfe2e"
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+
+  endpoints {
+    ec2              = var.aws_endpoint_url
+    ecs              = var.aws_endpoint_url
+    elbv2            = var.aws_endpoint_url
+    iam              = var.aws_endpoint_url
+    logs             = var.aws_endpoint_url
+    secretsmanager   = var.aws_endpoint_url
+    servicediscovery = var.aws_endpoint_url
+    sts              = var.aws_endpoint_url
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+}
+
+resource "aws_vpc" "this" {
+  cidr_block = "10.77.0.0/16"
+  tags       = { Name = var.name }
+}
+
+resource "aws_subnet" "this" {
+  vpc_id     = aws_vpc.this.id
+  cidr_block = "10.77.1.0/24"
+  tags       = { Name = var.name }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name = "/ecs/${var.name}"
+}
+
+resource "aws_secretsmanager_secret" "ca" {
+  name = "${var.name}-consul-ca"
+}
+
+resource "aws_secretsmanager_secret" "grpc_ca" {
+  name = "${var.name}-consul-grpc-ca"
+}
+
+resource "aws_iam_policy" "extra" {
+  name = "${var.name}-extra"
+  path = "/"
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = ["s3:ListAllMyBuckets"], Resource = "*" }]
+  })
+}
+
+locals {
+  log_configuration = {
+    logDriver = "awslogs"
+    options = {
+      awslogs-group         = aws_cloudwatch_log_group.this.name
+      awslogs-region        = "us-east-1"
+      awslogs-stream-prefix = "mesh"
+    }
+  }
+}
+
+module "web" {
+  source = "../../modules/mesh-task"
+
+  family              = "${var.name}-web"
+  port                = 8080
+  consul_server_hosts = "consul.internal"
+  tags                = { team = "e2e" }
+
+  acls                          = true
+  tls                           = true
+  tls_server_name               = "server.dc1.consul"
+  consul_ca_cert_arn            = aws_secretsmanager_secret.ca.arn
+  consul_grpc_ca_cert_arn       = aws_secretsmanager_secret.grpc_ca.arn
+  http_config                   = { port = 443 }
+  log_configuration             = local.log_configuration
+  consul_service_tags           = ["v1"]
+  consul_service_meta           = { owner = "e2e" }
+  upstreams                     = [{ destinationName = "api", localBindPort = 1234 }]
+  additional_task_role_policies = [aws_iam_policy.extra.arn]
+
+  application_shutdown_delay_seconds = 10
+
+  consul_ecs_config = {
+    service     = { enableTagOverride = true, weights = { passing = 3, warning = 1 } }
+    proxy       = { config = { protocol = "http" } }
+    consulLogin = { region = "us-east-1" }
+  }
+
+  container_definitions = [
+    {
+      name         = "web"
+      image        = "docker.io/library/web:1"
+      essential    = true
+      command      = ["/bin/web", "-listen", ":8080"]
+      portMappings = [{ containerPort = 8080, protocol = "tcp" }]
+      healthCheck = {
+        command  = ["CMD-SHELL", "wget -q -O /dev/null localhost:8080/health"]
+        interval = 10
+        timeout  = 5
+        retries  = 3
+      }
+      logConfiguration = local.log_configuration
+    },
+    {
+      name       = "helper"
+      image      = "docker.io/library/helper:1"
+      essential  = false
+      entryPoint = ["/helper"]
+      dependsOn  = [{ containerName = "web", condition = "START" }]
+    },
+  ]
+}
+
+module "api" {
+  source = "../../modules/mesh-task"
+
+  family              = "${upper(var.name)}-API"
+  port                = 9090
+  consul_server_hosts = "10.0.0.10"
+
+  container_definitions = [{
+    name  = "api"
+    image = "docker.io/library/api:1"
+  }]
+}
+
+resource "aws_iam_role" "byo_task" {
+  name = "${var.name}-own-task"
+  path = "/consul-ecs/"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "ecs-tasks.amazonaws.com" } }]
+  })
+  tags = { "consul.hashicorp.com.service-name" = "byo" }
+}
+
+resource "aws_iam_role" "byo_execution" {
+  name = "${var.name}-own-execution"
+  assume_role_policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "ecs-tasks.amazonaws.com" } }]
+  })
+}
+
+module "byo" {
+  source = "../../modules/mesh-task"
+
+  family                   = "${var.name}-byo"
+  consul_service_name      = "byo"
+  outbound_only            = true
+  acls                     = true
+  consul_server_hosts      = "exec=/bin/discover addrs provider=aws"
+  create_task_role         = false
+  task_role                = { id = aws_iam_role.byo_task.id, arn = aws_iam_role.byo_task.arn }
+  create_execution_role    = false
+  execution_role           = { id = aws_iam_role.byo_execution.id, arn = aws_iam_role.byo_execution.arn }
+  requires_compatibilities = ["FARGATE"]
+
+  container_definitions = [{
+    name      = "client"
+    image     = "docker.io/library/client:1"
+    essential = true
+  }]
+}
+
+resource "aws_ecs_service" "web" {
+  name            = "${var.name}-web"
+  cluster         = aws_ecs_cluster.this.arn
+  task_definition = module.web.task_definition_arn
+  desired_count   = 1
+  launch_type     = "FARGATE"
+  propagate_tags  = "TASK_DEFINITION"
+
+  network_configuration {
+    subnets = [aws_subnet.this.id]
+  }
+}
+
+output "modules" {
+  value = {
+    for k, m in { web     = module.web, api = module.api, byo = module.byo } : k => {
+      task_definition_arn = m.task_definition_arn
+      task_role_arn       = m.task_role_arn
+      task_role_id        = m.task_role_id
+      execution_role_arn  = m.execution_role_arn
+      execution_role_id   = m.execution_role_id
+      task_tags           = m.task_tags
+    }
+  }
+}
+
+output "secrets" {
+  value = { ca = aws_secretsmanager_secret.ca.arn, grpc_ca = aws_secretsmanager_secret.grpc_ca.arn }
+}
+
+output "extra_policy_arn" {
+  value = aws_iam_policy.extra.arn
+}
+
+output "byo_roles" {
+  value = { task = aws_iam_role.byo_task.arn, execution = aws_iam_role.byo_execution.arn }
+}
