@@ -6,8 +6,18 @@ namespace consulecs::mesh {
 
 std::string consul_status_for(const ecs::TaskMetadata& task, const std::string& container) {
   const auto* found = task.find_container(container);
-  if (found == nullptr || !found->health || found->health->status != "HEALTHY") return std::string(kStatusCritical);
+  if (found == nullptr || found->stopped() || !found->health || found->health->status != "HEALTHY") {
+    return std::string(kStatusCritical);
+  }
   return std::string(kStatusPassing);
+}
+
+std::string status_output(const ecs::TaskMetadata& task, const std::string& container) {
+  const auto* found = task.find_container(container);
+  if (found == nullptr) return fmt::format("container \"{}\" is not in the task", container);
+  if (found->stopped()) return fmt::format("container \"{}\" is STOPPED", container);
+  return fmt::format("ECS health status is \"{}\" for container \"{}\"",
+                     found->health ? found->health->status : "UNKNOWN", container);
 }
 
 nlohmann::json check_payload(const SyncedCheck& check, std::string_view status, const std::string& output) {
@@ -53,12 +63,7 @@ std::optional<HealthSync::Update> HealthSync::plan(const ecs::TaskMetadata& task
   for (const auto& check : checks_) {
     const std::string status = consul_status_for(task, check.container);
     if (statuses_.at(check.check_id) == status) continue;
-    const auto* container = task.find_container(check.container);
-    outputs[check.check_id] =
-        container == nullptr
-            ? fmt::format("container \"{}\" is not in the task", check.container)
-            : fmt::format("ECS health status is \"{}\" for container \"{}\"",
-                          container->health ? container->health->status : "UNKNOWN", check.container);
+    outputs[check.check_id] = status_output(task, check.container);
     changes.emplace_back(&check, status);
   }
   if (changes.empty()) return std::nullopt;
@@ -79,6 +84,32 @@ std::optional<HealthSync::Update> HealthSync::plan_all_critical() const {
 
 void HealthSync::commit(const Update& update) {
   for (const auto& [id, status] : update.next) statuses_[id] = status;
+}
+
+std::map<std::string, HealthSync::State> HealthSync::current(const ecs::TaskMetadata& task) const {
+  std::map<std::string, State> out;
+  for (const auto& check : checks_) {
+    if (shutting_down_) {
+      out[check.check_id] = {std::string(kStatusCritical), "ECS task stopped."};
+    } else {
+      out[check.check_id] = {consul_status_for(task, check.container), status_output(task, check.container)};
+    }
+  }
+  return out;
+}
+
+void HealthSync::assume(const std::map<std::string, State>& states) {
+  for (const auto& [id, state] : states) {
+    if (statuses_.count(id) != 0) statuses_[id] = state.status;
+  }
+}
+
+void HealthSync::invalidate(const std::string& check_id) {
+  if (auto it = statuses_.find(check_id); it != statuses_.end()) it->second.clear();
+}
+
+void HealthSync::invalidate_all() {
+  for (auto& [id, status] : statuses_) status.clear();
 }
 
 }  // namespace consulecs::mesh

@@ -26,9 +26,14 @@ struct SyncedCheck {
   std::string ns;          // Consul namespace, "" = default
 };
 
-// ECS `HEALTHY` is the only passing state; UNHEALTHY, UNKNOWN, no health
-// check result yet, or a missing container are all critical.
+// ECS `HEALTHY` on a container that has not stopped is the only passing
+// state. UNHEALTHY, UNKNOWN, no health check result yet, a missing container,
+// or KnownStatus STOPPED (whatever its last Health says) are all critical.
+// The full table is in docs/health-mapping.md.
 std::string consul_status_for(const ecs::TaskMetadata& task, const std::string& container);
+
+// The check output explaining consul_status_for (for the Consul UI).
+std::string status_output(const ecs::TaskMetadata& task, const std::string& container);
 
 // The check as it goes into a catalog registration, with status and output.
 nlohmann::json check_payload(const SyncedCheck& check, std::string_view status, const std::string& output);
@@ -51,6 +56,22 @@ class HealthSync {
   // Records a successful write.
   void commit(const Update& update);
 
+  // Every check's status and output as they should be in Consul now: from
+  // `task`, or all critical after shutdown(). Used to re-register a lost
+  // registration with the current statuses, not the start-up critical ones.
+  struct State {
+    std::string status;
+    std::string output;
+  };
+  std::map<std::string, State> current(const ecs::TaskMetadata& task) const;
+  // Records that Consul now holds `states` (after a full registration).
+  void assume(const std::map<std::string, State>& states);
+  // Forgets what Consul holds for `check_id` (drifted, or a write whose
+  // outcome is unknown), so the next plan writes it again.
+  void invalidate(const std::string& check_id);
+  void invalidate_all();
+  const std::vector<SyncedCheck>& checks() const { return checks_; }
+
   void shutdown() { shutting_down_ = true; }
   bool shutting_down() const { return shutting_down_; }
   const std::map<std::string, std::string>& statuses() const { return statuses_; }
@@ -63,7 +84,8 @@ class HealthSync {
   std::string node_address_;
   std::string partition_;
   std::vector<SyncedCheck> checks_;
-  std::map<std::string, std::string> statuses_;  // last status written to Consul
+  // Last status written to Consul; "" = unknown (always rewritten).
+  std::map<std::string, std::string> statuses_;
   bool shutting_down_ = false;
 };
 

@@ -95,3 +95,53 @@ TEST(HealthSync, ShutdownForcesCriticalForever) {
   EXPECT_FALSE(sync.plan(healthy).has_value()) << "a later sync must never flip checks back to passing";
   EXPECT_FALSE(sync.plan_all_critical().has_value());
 }
+
+TEST(HealthMapping, StoppedIsCriticalWhateverItsLastHealth) {
+  auto task = task_with({{"app", "HEALTHY"}, {"consul-dataplane", "HEALTHY"}});
+  task.containers[1].known_status = "STOPPED";
+  EXPECT_EQ(mesh::consul_status_for(task, "app"), "passing");
+  EXPECT_EQ(mesh::consul_status_for(task, "consul-dataplane"), "critical");
+  EXPECT_NE(mesh::status_output(task, "consul-dataplane").find("STOPPED"), std::string::npos);
+
+  auto sync = make_sync();
+  auto up = sync.plan(task_with({{"app", "HEALTHY"}, {"consul-dataplane", "HEALTHY"}}));
+  ASSERT_TRUE(up.has_value());
+  sync.commit(*up);
+  // The dataplane crashes: ECS keeps its last Health, KnownStatus turns STOPPED.
+  auto down = sync.plan(task);
+  ASSERT_TRUE(down.has_value());
+  ASSERT_EQ(down->next.size(), 1u);
+  EXPECT_EQ(down->next.at("svc-1-consul-dataplane"), "critical");
+}
+
+TEST(HealthSync, CurrentStatesFollowEcsOrAreCriticalAfterShutdown) {
+  auto sync = make_sync();
+  const auto task = task_with({{"app", "HEALTHY"}, {"consul-dataplane", "UNHEALTHY"}});
+  auto states = sync.current(task);
+  EXPECT_EQ(states.at("svc-1-app").status, "passing");
+  EXPECT_EQ(states.at("svc-1-consul-dataplane").status, "critical");
+  sync.assume(states);
+  EXPECT_EQ(sync.statuses().at("svc-1-app"), "passing");
+  EXPECT_FALSE(sync.plan(task).has_value()) << "assumed statuses need no write";
+  sync.shutdown();
+  for (const auto& [id, state] : sync.current(task)) EXPECT_EQ(state.status, "critical") << id;
+}
+
+TEST(HealthSync, InvalidatedCheckIsWrittenAgainEvenWithoutChange) {
+  auto sync = make_sync();
+  const auto task = task_with({{"app", "UNHEALTHY"}, {"consul-dataplane", "UNHEALTHY"}});
+  EXPECT_FALSE(sync.plan(task).has_value());
+  sync.invalidate("svc-1-app");
+  auto update = sync.plan(task);
+  ASSERT_TRUE(update.has_value());
+  ASSERT_EQ(update->next.size(), 1u);
+  EXPECT_EQ(update->next.at("svc-1-app"), "critical");
+  sync.commit(*update);
+  EXPECT_FALSE(sync.plan(task).has_value());
+  // After shutdown an unknown status is rewritten critical too.
+  sync.invalidate_all();
+  sync.shutdown();
+  auto all = sync.plan_all_critical();
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(all->next.size(), 2u);
+}

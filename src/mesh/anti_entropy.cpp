@@ -1,0 +1,65 @@
+#include "mesh/anti_entropy.h"
+
+#include <set>
+#include <stdexcept>
+
+#include "http/client.h"
+
+namespace consulecs::mesh {
+
+std::string verification_path(const TaskRegistrations& regs) {
+  std::set<std::string> service_ids;
+  for (const auto& check : regs.all_checks()) service_ids.insert(check.service_id);
+  std::string filter;
+  for (const auto& id : service_ids) {
+    if (!filter.empty()) filter += " or ";
+    filter += "ServiceID == \"" + id + "\"";
+  }
+  std::string path = "/v1/health/node/" + http::url_encode(regs.node, ":/@") + "?filter=" + http::url_encode(filter);
+  if (!regs.ns.empty()) path += "&ns=" + http::url_encode(regs.ns);
+  if (!regs.partition.empty()) path += "&partition=" + http::url_encode(regs.partition);
+  return path;
+}
+
+Verification verify_checks(const nlohmann::json& node_checks, const std::vector<SyncedCheck>& expected,
+                           const std::map<std::string, std::string>& written) {
+  if (!node_checks.is_array()) throw std::runtime_error("verification read: expected a JSON array of checks");
+  std::map<std::string, std::string> held;  // check ID -> status in Consul
+  for (const auto& check : node_checks) {
+    if (!check.is_object()) continue;
+    const auto id = check.find("CheckID");
+    const auto status = check.find("Status");
+    if (id == check.end() || !id->is_string()) continue;
+    held[id->get<std::string>()] = status != check.end() && status->is_string() ? status->get<std::string>() : "";
+  }
+  Verification result;
+  for (const auto& check : expected) {
+    const auto found = held.find(check.check_id);
+    if (found == held.end()) {
+      result.missing.push_back(check.check_id);
+      continue;
+    }
+    const auto last = written.find(check.check_id);
+    if (last != written.end() && !last->second.empty() && last->second != found->second) {
+      result.drifted.push_back(check.check_id);
+    }
+  }
+  return result;
+}
+
+nlohmann::json with_check_states(const Registration& reg, const std::map<std::string, HealthSync::State>& states) {
+  nlohmann::json body = reg.body;
+  auto checks = body.find("Checks");
+  if (checks == body.end() || !checks->is_array()) return body;
+  for (auto& check : *checks) {
+    const auto id = check.find("CheckID");
+    if (id == check.end() || !id->is_string()) continue;
+    const auto state = states.find(id->get<std::string>());
+    if (state == states.end()) continue;
+    check["Status"] = state->second.status;
+    check["Output"] = state->second.output;
+  }
+  return body;
+}
+
+}  // namespace consulecs::mesh
