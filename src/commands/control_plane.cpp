@@ -1,9 +1,15 @@
 // control-plane: the mesh sidecar of an ECS task. Start-up: config, task
 // metadata, Consul login, service + proxy registration, files for the
 // dataplane, then readiness. Steady state: container health -> Consul checks
-// every second. SIGTERM: checks critical, wait for the dataplane to stop,
-// deregister, log out.
+// every second, and anti-entropy: a registration or token Consul lost is
+// noticed (a check write refused, or one verification read per interval)
+// and restored with the current check statuses. SIGTERM: checks critical
+// until that lands, wait for the dataplane to stop, deregister, log out,
+// retrying within the shutdown budget (docs/architecture.md, "Failure
+// behaviour").
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -19,9 +25,11 @@
 #include "consul/server_config.h"
 #include "ecs/task_metadata.h"
 #include "http/health_server.h"
+#include "mesh/anti_entropy.h"
 #include "mesh/containers.h"
 #include "mesh/health_sync.h"
 #include "mesh/registration.h"
+#include "process/child.h"
 #include "util/files.h"
 #include "util/log.h"
 #include "util/retry.h"
@@ -31,17 +39,55 @@ namespace consulecs::commands {
 namespace {
 
 using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
 
 constexpr auto kRetryInterval = 1s;
 constexpr auto kSyncInterval = 1s;
 // While waiting for the dataplane to stop, poll faster: deregistration
 // latency after the proxy exits is what callers of the service feel.
 constexpr auto kShutdownPollInterval = 100ms;
+// Pause between two Consul attempts of the shutdown after a failure.
+constexpr auto kShutdownRetryInterval = 250ms;
+constexpr auto kShutdownProgressInterval = 5s;
+// One verification read per interval. 10 s: the controller's reconcile
+// period and the usual ECS health-check interval, so a lost registration is
+// back within about the time a task's health change takes to show; at
+// 2,000 tasks it is 200 small reads/s spread over the servers, 0 writes.
+constexpr auto kDefaultVerifyInterval = 10s;
+// From SIGTERM. ECS SIGKILLs after the task's stopTimeout (30 s default,
+// 120 s at most), which a container cannot read: retry until then, and give
+// up (exit 1, saying what is left) only shortly before the largest one.
+constexpr auto kDefaultShutdownBudget = 110s;
 
-// The controller deletes the login token of a task ECS reports stopped; by
-// the time this task's own clean-up runs, the token may already be gone.
+constexpr const char* kVerifyIntervalEnv = "CONSUL_ECS_VERIFY_INTERVAL";    // test-only
+constexpr const char* kShutdownBudgetEnv = "CONSUL_ECS_SHUTDOWN_BUDGET";
+
+std::chrono::milliseconds env_duration(const char* name, std::chrono::milliseconds fallback) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return fallback;
+  try {
+    const auto parsed = process::parse_duration(value);
+    if (parsed.count() > 0) return parsed;
+  } catch (const std::exception&) {
+  }
+  log::warn("ignoring {}={}: not a positive duration (e.g. 10s, 500ms)", name, value);
+  return fallback;
+}
+
+bool message_has(const std::exception& error, std::string_view text) {
+  return std::string_view(error.what()).find(text) != std::string_view::npos;
+}
+
+// The token is gone: the controller deleted the login token of a task ECS
+// reports stopped, an operator deleted it, or Consul lost its data.
 bool token_deleted(const consul::ApiError& error) {
-  return error.status() == 403 && std::string_view(error.what()).find("ACL not found") != std::string_view::npos;
+  return error.status() == 403 && message_has(error, "ACL not found");
+}
+
+// The service instance is not in the catalog: a check write answers
+// "Unknown service ID", a deregistration "Unknown service" / "Unknown node".
+bool registration_unknown(const consul::ApiError& error) {
+  return message_has(error, "Unknown service") || message_has(error, "Unknown node");
 }
 
 class Stopped : public std::exception {
@@ -49,41 +95,77 @@ class Stopped : public std::exception {
   const char* what() const noexcept override { return "stopped by signal during start-up"; }
 };
 
+// What we know of one registration in Consul's catalog.
+enum class Presence { absent, present, unknown };
+
 class ControlPlane {
  public:
-  ControlPlane(config::Config cfg, signals::StopFlag& stop) : cfg_(std::move(cfg)), stop_(stop) {}
+  ControlPlane(config::Config cfg, signals::StopFlag& stop)
+      : cfg_(std::move(cfg)),
+        stop_(stop),
+        verify_interval_(env_duration(kVerifyIntervalEnv, kDefaultVerifyInterval)),
+        shutdown_budget_(env_duration(kShutdownBudgetEnv, kDefaultShutdownBudget)) {}
 
   int run();
 
  private:
+  enum class WriteResult { ok, failed, lost_registration, lost_token };
+
   // Runs `attempt` until it succeeds, retrying every second; throws Stopped
   // when a shutdown signal arrives first.
   template <typename F>
   auto retry(const std::string& what, F&& attempt) -> decltype(attempt());
 
   void login();
+  void login_once();
+  void register_attempt(mesh::Registration& reg, Presence& presence, nlohmann::json body);
   void register_task();
-  void register_one(mesh::Registration& reg, bool& registered);
   void write_bootstrap_files();
+  void write_token_files();
+  void write_dataplane_config(bool write_ca);
+
+  bool registered() const;
+  void update_readiness();
   void sync_health_loop();
-  void shutdown();
-  void deregister();
-  void logout();
-  bool write_checks(const mesh::HealthSync::Update& update);
+  void sync_step();
+  bool relogin();
+  bool reregister();
+  void verify();
+  WriteResult write_checks(const mesh::HealthSync::Update& update, bool quiet = false);
+
+  int shutdown();
+  bool critical_done() const;
+  void try_mark_critical();
+  void try_deregister();
+  void try_logout();
+  std::string left_over() const;
+  // During the shutdown: false once the budget ran out (no new request).
+  bool may_call() const { return Clock::now() < call_deadline_; }
 
   config::Config cfg_;
   signals::StopFlag& stop_;
+  std::chrono::milliseconds verify_interval_;
+  std::chrono::milliseconds shutdown_budget_;
   std::optional<http::HealthServer> health_server_;
   std::optional<ecs::MetadataClient> metadata_;
   ecs::TaskMetadata task_;
   std::optional<consul::Client> consul_;
   std::optional<aws::CredentialsProvider> credentials_;
   std::string token_;
-  bool logged_in_ = false;
+  std::string accessor_id_;
+  bool logged_in_ = false;   // we hold a login token to log out
+  bool token_lost_ = false;  // Consul answered "ACL not found" for it
   mesh::TaskRegistrations regs_;
-  bool service_registered_ = false;
-  bool proxy_registered_ = false;
+  Presence service_ = Presence::absent;
+  Presence proxy_ = Presence::absent;
+  bool ready_reached_ = false;  // readiness was 200 once: the dataplane may run
   std::optional<mesh::HealthSync> sync_;
+  Clock::time_point next_verify_{};
+  Clock::time_point call_deadline_ = Clock::time_point::max();
+  util::FailureLog relogin_failures_{"logging in to Consul again"};
+  util::FailureLog reregister_failures_{"re-registering the task in Consul"};
+  util::FailureLog verify_failures_{"verifying the registration in Consul"};
+  util::FailureLog check_failures_{"updating checks in Consul"};
 };
 
 template <typename F>
@@ -134,20 +216,17 @@ int ControlPlane::run() {
     write_bootstrap_files();
   } catch (const Stopped&) {
     log::info("stopped during start-up; removing what was registered");
-    deregister();
-    logout();
-    return 0;
+    return shutdown();
   } catch (const std::exception& e) {
     log::error("start-up failed: {}", e.what());
-    deregister();
-    logout();
+    shutdown();
     return 1;
   }
-  health_server_->set_ready(true);
+  ready_reached_ = true;
+  update_readiness();
   log::info("control-plane ready; syncing health of {} check(s) every second", regs_.all_checks().size());
   sync_health_loop();
-  shutdown();
-  return 0;
+  return shutdown();
 }
 
 void ControlPlane::login() {
@@ -159,39 +238,58 @@ void ControlPlane::login() {
     return;
   }
   credentials_.emplace();
-  const auto token = retry("consul login with auth method " + config::login_method(cfg_),
-                           [&] { return consul::login_with_iam(*consul_, cfg_, task_, *credentials_); });
+  retry("consul login with auth method " + config::login_method(cfg_), [&] { login_once(); });
+  write_token_files();
+}
+
+void ControlPlane::login_once() {
+  const auto token = consul::login_with_iam(*consul_, cfg_, task_, *credentials_);
   token_ = token.secret_id;
+  accessor_id_ = token.accessor_id;
   logged_in_ = true;
+  token_lost_ = false;
   consul_->set_token(token_);
   log::info("logged in to Consul with auth method {} (token accessor {})", config::login_method(cfg_),
             token.accessor_id);
+}
+
+void ControlPlane::write_token_files() {
   const std::string path = files::join(cfg_.bootstrap_dir, "service-token");
   files::write_atomic(path, token_, 0600);
   log::info("wrote ACL token to {}", path);
 }
 
-void ControlPlane::register_one(mesh::Registration& reg, bool& registered) {
-  retry("registering " + reg.service_id, [&] {
+void ControlPlane::register_attempt(mesh::Registration& reg, Presence& presence, nlohmann::json body) {
+  const Presence before = presence;
+  // A request whose answer is lost may still have landed.
+  if (presence == Presence::absent) presence = Presence::unknown;
+  try {
     try {
-      consul_->catalog_register(reg.body);
+      consul_->catalog_register(body);
     } catch (const consul::ApiError& e) {
       // Service locality arrived in Consul 1.17; older servers reject the
       // unknown field. Register without it rather than not at all.
-      if (e.status() != 400 || !mesh::strip_locality(reg.body)) throw;
+      if (e.status() != 400 || !mesh::strip_locality(body)) throw;
       log::info("Consul server does not support service locality (1.17+); registering {} without it", reg.service_id);
-      consul_->catalog_register(reg.body);
       if (regs_.service) mesh::strip_locality(regs_.service->body);
       mesh::strip_locality(regs_.proxy.body);
+      consul_->catalog_register(body);
     }
-    registered = true;
-  });
-  log::info("registered {} (service {})", reg.service_id, reg.service_name);
+  } catch (const consul::ApiError&) {
+    presence = before;  // Consul answered: nothing changed
+    throw;
+  }
+  presence = Presence::present;
 }
 
 void ControlPlane::register_task() {
-  if (regs_.service) register_one(*regs_.service, service_registered_);
-  register_one(regs_.proxy, proxy_registered_);
+  if (regs_.service) {
+    retry("registering " + regs_.service->service_id,
+          [&] { register_attempt(*regs_.service, service_, regs_.service->body); });
+    log::info("registered {} (service {})", regs_.service->service_id, regs_.service->service_name);
+  }
+  retry("registering " + regs_.proxy.service_id, [&] { register_attempt(regs_.proxy, proxy_, regs_.proxy.body); });
+  log::info("registered {} (service {})", regs_.proxy.service_id, regs_.proxy.service_name);
 }
 
 void ControlPlane::write_bootstrap_files() {
@@ -199,7 +297,11 @@ void ControlPlane::write_bootstrap_files() {
   const std::string binary = files::join(dir, "consul-ecs");
   files::copy_atomic(files::self_executable(), binary, 0755);
   log::info("copied binary to {}", binary);
+  write_dataplane_config(/*write_ca=*/true);
+}
 
+void ControlPlane::write_dataplane_config(bool write_ca) {
+  const std::string& dir = cfg_.bootstrap_dir;
   mesh::DataplaneInputs inputs;
   inputs.token = token_;
   const auto grpc_tls = config::grpc_tls(cfg_);
@@ -207,8 +309,10 @@ void ControlPlane::write_bootstrap_files() {
     inputs.ca_cert_file = grpc_tls.ca_cert_file;
     if (const char* pem = std::getenv("CONSUL_GRPC_CACERT_PEM"); pem != nullptr && *pem != '\0') {
       inputs.ca_cert_file = files::join(dir, "consul-grpc-ca-cert.pem");
-      files::write_atomic(inputs.ca_cert_file, pem, 0444);
-      log::info("wrote gRPC CA certificate to {}", inputs.ca_cert_file);
+      if (write_ca) {
+        files::write_atomic(inputs.ca_cert_file, pem, 0444);
+        log::info("wrote gRPC CA certificate to {}", inputs.ca_cert_file);
+      }
     }
   }
   const std::string dataplane = files::join(dir, "consul-dataplane.json");
@@ -219,98 +323,236 @@ void ControlPlane::write_bootstrap_files() {
   log::info("wrote dataplane config to {}", dataplane);
 }
 
-bool ControlPlane::write_checks(const mesh::HealthSync::Update& update) {
+bool ControlPlane::registered() const {
+  return (!regs_.service || service_ == Presence::present) && proxy_ == Presence::present;
+}
+
+void ControlPlane::update_readiness() {
+  health_server_->set_ready(ready_reached_ && registered() && !token_lost_);
+}
+
+ControlPlane::WriteResult ControlPlane::write_checks(const mesh::HealthSync::Update& update, bool quiet) {
   try {
     consul_->catalog_register(update.registration);
     sync_->commit(update);
+    if (!quiet) check_failures_.succeeded();
     for (const auto& [id, status] : update.next) log::info("check {} is now {}", id, status);
-    return true;
+    return WriteResult::ok;
   } catch (const consul::ApiError& e) {
     if (token_deleted(e)) {
-      // Nothing to retry with: the controller removed this task's token
-      // (and, with it, its instances and checks).
-      log::warn("cannot update checks: the ACL token was deleted");
-      return true;
+      if (!token_lost_) log::warn("cannot update checks: the ACL token was deleted (token already deleted)");
+      token_lost_ = true;
+      return WriteResult::lost_token;
     }
-    log::warn("failed to update checks in Consul: {}", e.what());
-    return false;
+    if (registration_unknown(e)) {
+      if (!quiet) log::warn("cannot update checks: the registration is gone from Consul ({})", e.what());
+      if (regs_.service) service_ = Presence::unknown;
+      proxy_ = Presence::unknown;
+      return WriteResult::lost_registration;
+    }
+    if (!quiet) check_failures_.failed(e.what());
+    return WriteResult::failed;
   } catch (const std::exception& e) {
-    // Not committed: the next cycle sees the same difference and retries.
-    log::warn("failed to update checks in Consul: {}", e.what());
-    return false;
+    // Not answered: it may have landed. Forget what Consul holds for these
+    // checks, so the next cycle writes them again whatever ECS says then.
+    for (const auto& [id, status] : update.next) sync_->invalidate(id);
+    if (!quiet) check_failures_.failed(e.what());
+    return WriteResult::failed;
   }
 }
 
 void ControlPlane::sync_health_loop() {
   util::FailureLog metadata_failures("reading task metadata");
+  next_verify_ = Clock::now() + verify_interval_;
   while (!stop_.requested()) {
+    bool have_metadata = false;
     try {
       task_ = metadata_->fetch_task();
       metadata_failures.succeeded();
-      if (auto update = sync_->plan(task_)) write_checks(*update);
+      have_metadata = true;
     } catch (const std::exception& e) {
       metadata_failures.failed(e.what());
     }
+    if (have_metadata) sync_step();
+    update_readiness();
     stop_.sleep_for(kSyncInterval);
   }
 }
 
-void ControlPlane::shutdown() {
-  log::info("shutting down: marking all checks critical");
-  sync_->shutdown();
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto update = sync_->plan_all_critical();
-    if (!update || write_checks(*update)) break;
-    std::this_thread::sleep_for(200ms);
+void ControlPlane::sync_step() {
+  // ECS sets the task's desired status to STOPPED as it sends SIGTERM: a
+  // stopping task is never put back into Consul.
+  const bool stopping = task_.desired_status == "STOPPED";
+  if (token_lost_ && (stopping || !relogin())) return;
+  if (!registered() && (stopping || !reregister())) return;
+  if (auto update = sync_->plan(task_)) {
+    const auto result = write_checks(*update);
+    if (result == WriteResult::lost_registration || result == WriteResult::lost_token) return;
   }
-  log::info("waiting for the {} container to stop", mesh::kDataplaneContainer);
-  util::FailureLog metadata_failures("reading task metadata");
-  while (true) {
-    try {
-      task_ = metadata_->fetch_task();
-      metadata_failures.succeeded();
-      const auto* dataplane = task_.find_container(mesh::kDataplaneContainer);
-      if (dataplane == nullptr || dataplane->stopped()) break;
-    } catch (const std::exception& e) {
-      metadata_failures.failed(e.what());
-    }
-    std::this_thread::sleep_for(kShutdownPollInterval);
-  }
-  log::info("{} stopped; deregistering", mesh::kDataplaneContainer);
-  deregister();
-  logout();
+  if (Clock::now() >= next_verify_) verify();
 }
 
-void ControlPlane::deregister() {
-  if (!consul_) return;
-  auto deregister_one = [&](bool& registered, const mesh::Registration& reg) {
-    if (!registered) return;
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      try {
-        consul_->catalog_deregister(regs_.node, reg.service_id, regs_.ns, regs_.partition);
-        log::info("deregistered {}", reg.service_id);
-        registered = false;
-        return;
-      } catch (const consul::ApiError& e) {
-        if (token_deleted(e)) {
-          log::info("token already deleted (the controller cleaned up this stopped task); {} is gone", reg.service_id);
-          registered = false;
-          return;
-        }
-        log::error("deregistering {} failed: {}", reg.service_id, e.what());
-        std::this_thread::sleep_for(200ms);
-      } catch (const std::exception& e) {
-        log::error("deregistering {} failed: {}", reg.service_id, e.what());
-        std::this_thread::sleep_for(200ms);
+bool ControlPlane::relogin() {
+  if (!config::login_enabled(cfg_)) {
+    // A static CONSUL_HTTP_TOKEN: nothing to log in with. Keep trying to
+    // register with it (an operator may recreate the same secret).
+    log::error("the ACL token from CONSUL_HTTP_TOKEN was not found in Consul; the task stays unregistered until it is");
+    token_lost_ = false;
+    if (regs_.service) service_ = Presence::unknown;
+    proxy_ = Presence::unknown;
+    return false;
+  }
+  try {
+    login_once();
+    relogin_failures_.succeeded();
+    write_token_files();
+    // The dataplane config carries the token for a dataplane (re)started
+    // from now on; a running dataplane keeps the one it read at start.
+    write_dataplane_config(/*write_ca=*/false);
+  } catch (const std::exception& e) {
+    relogin_failures_.failed(e.what());
+    return false;
+  }
+  // Consul losing the token usually means it lost the registrations too.
+  if (regs_.service) service_ = Presence::unknown;
+  proxy_ = Presence::unknown;
+  return true;
+}
+
+bool ControlPlane::reregister() {
+  const auto states = sync_->current(task_);
+  try {
+    if (regs_.service && service_ != Presence::present) {
+      register_attempt(*regs_.service, service_, mesh::with_check_states(*regs_.service, states));
+      log::info("re-registered {} with the current check statuses", regs_.service->service_id);
+    }
+    if (proxy_ != Presence::present) {
+      register_attempt(regs_.proxy, proxy_, mesh::with_check_states(regs_.proxy, states));
+      log::info("re-registered {} with the current check statuses", regs_.proxy.service_id);
+    }
+  } catch (const consul::ApiError& e) {
+    if (token_deleted(e)) token_lost_ = true;
+    reregister_failures_.failed(e.what());
+    return false;
+  } catch (const std::exception& e) {
+    reregister_failures_.failed(e.what());
+    return false;
+  }
+  reregister_failures_.succeeded();
+  sync_->assume(states);
+  next_verify_ = Clock::now() + verify_interval_;
+  return true;
+}
+
+void ControlPlane::verify() {
+  next_verify_ = Clock::now() + verify_interval_;
+  try {
+    const auto answer = consul_->call("GET", mesh::verification_path(regs_));
+    const auto result = mesh::verify_checks(answer, sync_->checks(), sync_->statuses());
+    verify_failures_.succeeded();
+    for (const auto& id : result.drifted) {
+      log::warn("check {} has another status in Consul than last written; writing it again", id);
+      sync_->invalidate(id);
+    }
+    if (result.intact()) return;
+    for (const auto& check : sync_->checks()) {
+      if (std::find(result.missing.begin(), result.missing.end(), check.check_id) == result.missing.end()) continue;
+      if (regs_.service && check.service_id == regs_.service->service_id) service_ = Presence::absent;
+      if (check.service_id == regs_.proxy.service_id) proxy_ = Presence::absent;
+    }
+    log::warn("the task's registration is gone from Consul ({} check(s) missing); registering it again",
+              result.missing.size());
+    update_readiness();
+    reregister();
+  } catch (const consul::ApiError& e) {
+    if (token_deleted(e)) {
+      log::warn("the ACL token was deleted from Consul; logging in again");
+      token_lost_ = true;
+      update_readiness();
+      return;
+    }
+    verify_failures_.failed(e.what());
+  } catch (const std::exception& e) {
+    verify_failures_.failed(e.what());
+  }
+}
+
+// ----------------------------------------------------------------- shutdown
+
+bool ControlPlane::critical_done() const {
+  if (!sync_) return true;
+  if (service_ == Presence::absent && proxy_ == Presence::absent) return true;
+  return !sync_->plan_all_critical().has_value();
+}
+
+void ControlPlane::try_mark_critical() {
+  auto update = sync_->plan_all_critical();
+  if (!update || !may_call()) return;
+  switch (write_checks(*update, /*quiet=*/true)) {
+    case WriteResult::ok:
+      log::info("all checks are critical");
+      return;
+    case WriteResult::lost_token:
+      return;
+    case WriteResult::failed:
+      return;
+    case WriteResult::lost_registration:
+      break;
+  }
+  // One of the two registrations is gone; the other may still pass. Write
+  // each registration's checks on its own: one that is gone has nothing
+  // passing, so it counts as done.
+  std::map<std::string, nlohmann::json> by_service;
+  for (const auto& check : update->registration["Checks"]) {
+    by_service[check.value("ServiceID", "")].push_back(check);
+  }
+  for (auto& [service_id, checks] : by_service) {
+    if (!may_call()) return;
+    mesh::HealthSync::Update part;
+    part.registration = update->registration;
+    part.registration["Checks"] = checks;
+    for (const auto& check : checks) part.next[check.value("CheckID", "")] = std::string(mesh::kStatusCritical);
+    const auto result = write_checks(part, /*quiet=*/true);
+    if (result == WriteResult::ok) {
+      if (regs_.service && service_id == regs_.service->service_id) service_ = Presence::present;
+      if (service_id == regs_.proxy.service_id) proxy_ = Presence::present;
+    }
+    if (result == WriteResult::lost_registration) {
+      sync_->commit(part);  // nothing of it in Consul: nothing passing
+      if (regs_.service && service_id == regs_.service->service_id) service_ = Presence::absent;
+      if (service_id == regs_.proxy.service_id) proxy_ = Presence::absent;
+      log::info("{} is not in Consul: nothing of it can pass", service_id);
+    }
+  }
+}
+
+void ControlPlane::try_deregister() {
+  auto one = [&](Presence& presence, const mesh::Registration& reg) {
+    if (presence == Presence::absent || !may_call()) return;
+    try {
+      consul_->catalog_deregister(regs_.node, reg.service_id, regs_.ns, regs_.partition);
+      log::info("deregistered {}", reg.service_id);
+      presence = Presence::absent;
+    } catch (const consul::ApiError& e) {
+      if (token_deleted(e)) {
+        if (!token_lost_) log::info("token already deleted; logging in again to remove {}", reg.service_id);
+        token_lost_ = true;
+      } else if (registration_unknown(e)) {
+        log::info("{} is already gone from Consul", reg.service_id);
+        presence = Presence::absent;
+      } else {
+        log::warn("deregistering {} failed: {}", reg.service_id, e.what());
       }
+    } catch (const std::exception& e) {
+      log::warn("deregistering {} failed: {}", reg.service_id, e.what());
     }
   };
-  deregister_one(proxy_registered_, regs_.proxy);
-  if (regs_.service) deregister_one(service_registered_, *regs_.service);
+  one(proxy_, regs_.proxy);
+  if (regs_.service) one(service_, *regs_.service);
 }
 
-void ControlPlane::logout() {
-  if (!logged_in_) return;
+void ControlPlane::try_logout() {
+  if (!logged_in_ || !may_call()) return;
   try {
     consul_->logout();
     logged_in_ = false;
@@ -318,12 +560,114 @@ void ControlPlane::logout() {
   } catch (const consul::ApiError& e) {
     if (token_deleted(e)) {
       logged_in_ = false;
+      token_lost_ = false;
       log::info("token already deleted; nothing to log out");
       return;
     }
-    log::error("logout failed: {}", e.what());
+    log::warn("logout failed: {}", e.what());
   } catch (const std::exception& e) {
-    log::error("logout failed: {}", e.what());
+    log::warn("logout failed: {}", e.what());
+  }
+}
+
+std::string ControlPlane::left_over() const {
+  std::vector<std::string> left;
+  const bool critical = critical_done();
+  auto describe = [&](Presence presence, const std::string& id) {
+    if (presence == Presence::absent) return;
+    left.push_back(fmt::format("{} {} (checks {})", presence == Presence::present ? "service" : "possibly service", id,
+                               critical ? "critical" : "possibly passing"));
+  };
+  if (regs_.service) describe(service_, regs_.service->service_id);
+  describe(proxy_, regs_.proxy.service_id);
+  if (logged_in_ && !token_lost_) left.push_back(fmt::format("login token {}", accessor_id_));
+  if (token_lost_ && !left.empty()) left.push_back("(the ACL token was deleted and logging in again failed)");
+  std::string out;
+  for (const auto& item : left) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+int ControlPlane::shutdown() {
+  if (sync_) sync_->shutdown();
+  if (!consul_) return 0;  // never got as far as Consul
+  const auto start = Clock::now();
+  const auto deadline = start + shutdown_budget_;
+  call_deadline_ = deadline;
+  bool wait_dataplane = ready_reached_;  // before readiness, no dataplane started
+  bool final_round = false;
+  auto next_progress = start + kShutdownProgressInterval;
+  auto next_relogin = start;
+  util::FailureLog metadata_failures("reading task metadata");
+  if (wait_dataplane) log::info("shutting down: marking all checks critical");
+  while (true) {
+    const bool consul_pending =
+        !critical_done() || (!wait_dataplane && (service_ != Presence::absent || proxy_ != Presence::absent));
+    if (token_lost_ && consul_pending) {
+      // Nothing can be removed without a token: log in again (the
+      // controller may have deleted it, an operator, or a Consul rebuild).
+      // With a static CONSUL_HTTP_TOKEN there is nothing to log in with.
+      if (config::login_enabled(cfg_) && Clock::now() >= next_relogin && may_call()) {
+        next_relogin = Clock::now() + kRetryInterval;
+        try {
+          login_once();
+          relogin_failures_.succeeded();
+        } catch (const std::exception& e) {
+          relogin_failures_.failed(e.what());
+        }
+      }
+    } else if (token_lost_) {
+      logged_in_ = false;  // nothing left to remove, nothing to log out
+    }
+    const bool can_call = !token_lost_;
+    if (can_call && !critical_done()) try_mark_critical();
+    if (wait_dataplane) {
+      try {
+        task_ = metadata_->fetch_task();
+        metadata_failures.succeeded();
+        const auto* dataplane = task_.find_container(mesh::kDataplaneContainer);
+        if (dataplane == nullptr || dataplane->stopped()) {
+          log::info("{} stopped; deregistering", mesh::kDataplaneContainer);
+          wait_dataplane = false;
+        }
+      } catch (const std::exception& e) {
+        metadata_failures.failed(e.what());
+      }
+    }
+    if (!wait_dataplane && !token_lost_) {
+      try_deregister();
+      if (service_ == Presence::absent && proxy_ == Presence::absent && !token_lost_) try_logout();
+    }
+    const bool done = !wait_dataplane && service_ == Presence::absent && proxy_ == Presence::absent &&
+                      (!logged_in_ || token_lost_);
+    if (done) {
+      if (token_lost_) log::info("token already deleted; nothing to log out");
+      return 0;
+    }
+    const auto now = Clock::now();
+    if (now >= deadline) {
+      if (wait_dataplane && !final_round) {
+        // About to be SIGKILLed: take the task out of Consul now rather
+        // than leave it to the controller (one last round of requests).
+        log::warn("shutdown budget of {} ms ran out while {} still runs; deregistering now", shutdown_budget_.count(),
+                  mesh::kDataplaneContainer);
+        wait_dataplane = false;
+        final_round = true;
+        call_deadline_ = Clock::time_point::max();
+        continue;
+      }
+      log::error("shutdown budget of {} ms ran out; left in Consul: {}", shutdown_budget_.count(), left_over());
+      return 1;
+    }
+    if (now >= next_progress) {
+      next_progress = now + kShutdownProgressInterval;
+      const std::string left = left_over();
+      log::info("shutting down for {} s: waiting for {}{}",
+                std::chrono::duration_cast<std::chrono::seconds>(now - start).count(),
+                wait_dataplane ? std::string(mesh::kDataplaneContainer) + " to stop" : "Consul",
+                left.empty() ? "" : "; still in Consul: " + left);
+    }
+    const bool consul_waiting = !critical_done() || !wait_dataplane || token_lost_;
+    std::this_thread::sleep_for(consul_waiting ? kShutdownRetryInterval : kShutdownPollInterval);
   }
 }
 
