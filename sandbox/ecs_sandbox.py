@@ -323,13 +323,15 @@ class SandboxTask:
             self.stop_requested_at = time.time()
             self._event(f"stopping: {reason}")
             self.cluster._task_desired_stopped(self)
+            # As ECS: the task's and every container's desired status turn
+            # STOPPED before any container gets its SIGTERM, so a sidecar
+            # woken by the signal already reads a stopping task.
+            self.cluster.emulator.stop_task(self.task_id)
             now = time.time()
             for c in self.containers.values():
-                self.cluster.emulator.set_container(self.task_id, c.defn.name, desired_status="STOPPED")
                 if c.status == "RUNNING":
                     c.sigterm_at = now
                     self._signal_root(c, signal.SIGTERM)
-            self.cluster.emulator.set_task_status(self.task_id, desired_status="STOPPED")
 
     def kill(self) -> None:
         """Every process of every container gets SIGKILL at once (a host

@@ -262,9 +262,10 @@ def run_control_plane(consul_ecs_bin: str, emulator: EcsAgentEmulator, tmp_path,
     Starts `consul-ecs control-plane` with CONSUL_ECS_CONFIG_JSON=config (or
     the raw string), the task's ECS env from the emulator, a free readiness
     port in CONSUL_ECS_HEALTH_LISTEN_ADDR, and no CONSUL_HTTP_TOKEN / AWS_*
-    from the outer environment. At teardown a still-running process gets
-    SIGTERM, its consul-dataplane container is marked STOPPED, and it is
-    killed if it has not exited 15 s later."""
+    from the outer environment. At teardown a still-running process is
+    stopped as ECS stops a task (emulator.stop_task, SIGTERM, its
+    consul-dataplane container exits), and killed if it has not exited 15 s
+    later."""
     started: list[ControlPlane] = []
 
     def run(config: dict | None, task: Task, env_extra: dict[str, str] | None = None,
@@ -301,10 +302,16 @@ def run_control_plane(consul_ecs_bin: str, emulator: EcsAgentEmulator, tmp_path,
 
     for cp in started:
         if cp.alive():
+            try:
+                # ECS's stop sequence: desired STOPPED, SIGTERM, then each
+                # container's KnownStatus STOPPED as it exits.
+                emulator.stop_task(cp.task.task_id)
+            except KeyError:
+                pass
             cp.signal(signal.SIGTERM)
             try:
                 if DATAPLANE in cp.task.containers:
-                    emulator.set_container(cp.task.task_id, DATAPLANE, known_status="STOPPED")
+                    emulator.container_exited(cp.task.task_id, DATAPLANE)
                 cp.wait(15)
             except (subprocess.TimeoutExpired, KeyError):
                 cp.proc.kill()

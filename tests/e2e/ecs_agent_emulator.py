@@ -22,6 +22,8 @@ and a control API for tests and demos:
         {"health": "HEALTHY"|"UNHEALTHY"|"UNKNOWN"|null, "knownStatus": "RUNNING"|"STOPPED"|...,
          "desiredStatus": ..., "exitCode": int}
   POST /_emulator/tasks/<task-id>/status         {"knownStatus": ..., "desiredStatus": ...}
+  POST /_emulator/tasks/<task-id>/stop           StopTask: desired STOPPED on the task and
+                                                 every container (see stop_task)
   GET  /_emulator/requests                       the request log (method, path, time)
 
 Response shapes follow the AWS documentation of the Task Metadata Endpoint v4
@@ -268,6 +270,8 @@ class EcsAgentEmulator:
         self.credentials_provider = credentials_provider
         self.request_log: list[dict[str, Any]] = []
         self._fail: dict[str, int] = {}  # path prefix -> HTTP status to answer with
+        self._faults: dict[str, str] = {}  # path prefix -> "hang" | "truncate"
+        self._faults_changed = threading.Condition(self._lock)
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -418,6 +422,28 @@ class EcsAgentEmulator:
             if exit_code is not None:
                 c.exit_code = exit_code
 
+    def stop_task(self, task_id: str) -> None:
+        """What ECS does at StopTask before any container exits: the task's
+        desired status, then every container's, turn STOPPED (the agent then
+        sends SIGTERM to each container; the caller does that). Each
+        container's KnownStatus turns STOPPED only as it exits: call
+        container_exited() for that."""
+        with self._lock:
+            t = self.tasks[task_id]
+            t.desired_status = "STOPPED"
+            for c in t.containers.values():
+                c.desired_status = "STOPPED"
+
+    def container_exited(self, task_id: str, name: str, exit_code: int = 0) -> None:
+        """A container's process ended: KnownStatus STOPPED (its last Health
+        is kept, as the agent does); once every container has stopped, the
+        task's KnownStatus turns STOPPED too."""
+        with self._lock:
+            self.set_container(task_id, name, known_status="STOPPED", exit_code=exit_code)
+            t = self.tasks[task_id]
+            if all(c.known_status == "STOPPED" for c in t.containers.values()):
+                t.known_status = "STOPPED"
+
     def set_task_status(self, task_id: str, known_status: str | None = None,
                         desired_status: str | None = None) -> None:
         with self._lock:
@@ -458,6 +484,23 @@ class EcsAgentEmulator:
             else:
                 self._fail[prefix] = status
 
+    def fault_path(self, prefix: str, mode: str | None) -> None:
+        """Makes requests whose path starts with prefix misbehave: "hang"
+        (read the request, never answer, until the fault is cleared; then
+        the connection is closed without a response), "truncate" (the
+        status, a Content-Length for the whole document, half of it sent,
+        then the connection closed), "truncated_json" (a complete HTTP
+        answer whose body is the first half of the JSON document). None
+        clears it."""
+        if mode not in (None, "hang", "truncate", "truncated_json"):
+            raise ValueError(f"unknown fault mode {mode!r}")
+        with self._lock:
+            if mode is None:
+                self._faults.pop(prefix, None)
+            else:
+                self._faults[prefix] = mode
+            self._faults_changed.notify_all()
+
     def requests_matching(self, pattern: str) -> list[dict[str, Any]]:
         rx = re.compile(pattern)
         with self._lock:
@@ -471,10 +514,17 @@ class EcsAgentEmulator:
             if len(self.request_log) > 20000:
                 del self.request_log[:10000]
             fail = next((s for p, s in self._fail.items() if path.startswith(p)), None)
+            fault = next((m for p, m in self._faults.items() if path.startswith(p)), None)
         body = b""
         n = int(h.headers.get("Content-Length") or 0)
         if n:
             body = h.rfile.read(n)
+        if fault == "hang":
+            with self._lock:
+                while any(path.startswith(p) and m == "hang" for p, m in self._faults.items()):
+                    self._faults_changed.wait(1.0)
+            h.close_connection = True
+            return
         if fail is not None:
             return self._send(h, fail, {"error": "injected failure"})
         try:
@@ -485,6 +535,17 @@ class EcsAgentEmulator:
             status, payload = 400, {"error": str(e)}
         except Exception as e:  # noqa: BLE001 - report to the client
             status, payload = 500, {"error": f"{type(e).__name__}: {e}"}
+        if fault in ("truncate", "truncated_json"):
+            data = json.dumps(payload).encode()
+            half = data[: len(data) // 2]
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data) if fault == "truncate" else len(half)))
+            h.end_headers()
+            h.wfile.write(half)
+            h.wfile.flush()
+            h.close_connection = True
+            return
         self._send(h, status, payload)
 
     @staticmethod
@@ -562,6 +623,9 @@ class EcsAgentEmulator:
                          "env": {n: self.env_for(t, n) for n in t.containers}}
         if len(parts) == 4 and parts[0] == "tasks" and parts[2] == "env" and method == "GET":
             return 200, self.env_for(parts[1], parts[3])
+        if len(parts) == 3 and parts[0] == "tasks" and parts[2] == "stop" and method == "POST":
+            self.stop_task(parts[1])
+            return 200, self.tasks[parts[1]].task_json()
         if len(parts) == 3 and parts[0] == "tasks" and parts[2] == "status" and method == "POST":
             self.set_task_status(parts[1], data.get("knownStatus"), data.get("desiredStatus"))
             return 200, self.tasks[parts[1]].task_json()

@@ -83,8 +83,10 @@ def consul_supports_locality(consul: tb.ConsulServer) -> bool:
 
 
 def stop_gracefully(cp: ControlPlane, emulator, timeout: float = 15) -> int:
+    """ECS's stop sequence: desired STOPPED, SIGTERM, the dataplane exits."""
+    emulator.stop_task(cp.task.task_id)
     cp.signal(signal.SIGTERM)
-    emulator.set_container(cp.task.task_id, DATAPLANE, known_status="STOPPED")
+    emulator.container_exited(cp.task.task_id, DATAPLANE)
     return cp.wait(timeout)
 
 

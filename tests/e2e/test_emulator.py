@@ -116,3 +116,49 @@ def test_cli_mode(tmp_path):
     finally:
         p.terminate()
         p.wait(10)
+
+
+def test_stop_task_follows_the_ecs_stop_sequence(emulator: EcsAgentEmulator, make_task):
+    t = make_task(register_node=False)
+    uri = emulator.env_for(t, CONTROL_PLANE)["ECS_CONTAINER_METADATA_URI_V4"] + "/task"
+    emulator.stop_task(t.task_id)
+    task = requests.get(uri, timeout=5).json()
+    # StopTask: desired STOPPED everywhere, nothing has exited yet.
+    assert task["DesiredStatus"] == "STOPPED" and task["KnownStatus"] == "RUNNING"
+    assert {c["DesiredStatus"] for c in task["Containers"]} == {"STOPPED"}
+    assert {c["KnownStatus"] for c in task["Containers"]} == {"RUNNING"}
+    emulator.container_exited(t.task_id, DATAPLANE, exit_code=137)
+    by = {c["Name"]: c for c in requests.get(uri, timeout=5).json()["Containers"]}
+    assert by[DATAPLANE]["KnownStatus"] == "STOPPED" and by[DATAPLANE]["ExitCode"] == 137
+    assert by[DATAPLANE]["Health"]["status"] == "HEALTHY", "the last Health is kept"
+    assert by[APP]["KnownStatus"] == "RUNNING"
+    emulator.container_exited(t.task_id, APP)
+    emulator.container_exited(t.task_id, CONTROL_PLANE)
+    assert requests.get(uri, timeout=5).json()["KnownStatus"] == "STOPPED"
+    # The control API does the same.
+    t2 = make_task(register_node=False)
+    r = requests.post(f"{emulator.url}/_emulator/tasks/{t2.task_id}/stop", timeout=5)
+    assert r.status_code == 200 and r.json()["DesiredStatus"] == "STOPPED"
+
+
+@pytest.mark.parametrize("mode", ["hang", "truncate", "truncated_json"])
+def test_fault_modes(emulator: EcsAgentEmulator, make_task, mode):
+    t = make_task(register_node=False)
+    uri = emulator.env_for(t, CONTROL_PLANE)["ECS_CONTAINER_METADATA_URI_V4"] + "/task"
+    prefix = uri[len(emulator.url):]
+    emulator.fault_path(prefix, mode)
+    try:
+        if mode == "hang":
+            with pytest.raises(requests.exceptions.ReadTimeout):
+                requests.get(uri, timeout=1)
+        elif mode == "truncate":
+            with pytest.raises(requests.exceptions.RequestException):
+                requests.get(uri, timeout=5)
+        else:
+            r = requests.get(uri, timeout=5)
+            assert r.status_code == 200
+            with pytest.raises(ValueError):
+                json.loads(r.text)
+    finally:
+        emulator.fault_path(prefix, None)
+    assert requests.get(uri, timeout=5).json()["TaskARN"] == t.task_arn
