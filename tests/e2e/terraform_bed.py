@@ -27,10 +27,12 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import testbed as tb
 
@@ -192,6 +194,25 @@ class Root:
     def state_resources(self) -> list[str]:
         p = self.run("state", "list", check=False)
         return [l for l in p.stdout.splitlines() if l.strip()]
+
+
+def run_stages(stages: list[tuple[str, Callable[[], Any]]]) -> dict[str, Future]:
+    """Runs the stages one after the other in a background thread; returns a
+    Future per stage name (its result, or the exception it raised). The
+    Terraform tests start one such chain per CLI at session start, so the
+    slow steps (provider start-up, applies) of OpenTofu and Terraform run at
+    the same time while the tests consume the results in order."""
+    futures: dict[str, Future] = {name: Future() for name, _ in stages}
+
+    def work() -> None:
+        for name, fn in stages:
+            try:
+                futures[name].set_result(fn())
+            except BaseException as e:  # noqa: BLE001 - handed to the test that asks
+                futures[name].set_exception(e)
+
+    threading.Thread(target=work, name="terraform-stages", daemon=True).start()
+    return futures
 
 
 def moto_leftovers(moto: tb.MotoServer, needle: str) -> dict[str, list[str]]:

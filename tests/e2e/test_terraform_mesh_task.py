@@ -49,11 +49,6 @@ def cli(request, tf_toolchain: tfb.Toolchain) -> tfb.Cli:
         pytest.fail(str(e), pytrace=False)
 
 
-@pytest.fixture(scope="module")
-def tree(cli: tfb.Cli, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tfb.copy_tree(tmp_path_factory.mktemp(f"tf-{cli.name}"))
-
-
 @pytest.fixture(scope="session")
 def tf_moto(tmp_path_factory: pytest.TempPathFactory):
     """One moto for both CLIs (each CLI's resources carry its own name
@@ -71,14 +66,71 @@ class Applied:
     variables: dict
 
 
-@pytest.fixture(scope="module")
-def applied(cli: tfb.Cli, tree: Path, tf_moto: tb.MotoServer) -> Applied:
-    root = tfb.Root(cli, tree / "test-roots" / "mesh-task")
-    name = f"{cli.name}e2e"
-    variables = {"aws_endpoint_url": tf_moto.url, "name": name}
+def _validate_all(cli: tfb.Cli, tree: Path) -> list[str]:
+    failures = []
+    for d in tfb.hcl_dirs():
+        root = tfb.Root(cli, tree / d.relative_to(tfb.terraform_dir()))
+        try:
+            root.init()
+            root.validate()
+        except tfb.TfError as e:
+            failures.append(str(e))
+    return failures
+
+
+def _apply(cli: tfb.Cli, workdir: Path, name: str, moto: tb.MotoServer) -> Applied:
+    root = tfb.Root(cli, workdir)
+    variables = {"aws_endpoint_url": moto.url, "name": name}
     root.init()
     root.apply(variables)
     return Applied(root, root.outputs(), name, variables)
+
+
+def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:
+    root = tfb.Root(cli, tree / "test-roots" / "mesh-task-invalid")
+    root.init()
+    return {g: root.plan({"group": g}, False, "-json") for g in sorted(BAD_INPUTS)}
+
+
+@pytest.fixture(scope="session")
+def stages(tf_toolchain: tfb.Toolchain, tf_moto: tb.MotoServer,
+           tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """Per CLI, the slow steps in a background chain (tfb.run_stages), both
+    CLIs at once: validate, apply of the test root, apply of the example,
+    the bad-input plans. The tests below wait for the stage they check."""
+    out = {}
+    for name in tfb.CLIS:
+        try:
+            cli = tf_toolchain.cli(name)
+        except tfb.ToolchainMissing as e:
+            out[name] = e
+            continue
+        tree = tfb.copy_tree(tmp_path_factory.mktemp(f"tf-{name}"))
+        out[name] = dict(tree=tree, **tfb.run_stages([
+            ("validate", lambda c=cli, t=tree: _validate_all(c, t)),
+            ("applied", lambda c=cli, t=tree: _apply(c, t / "test-roots" / "mesh-task", f"{c.name}e2e", tf_moto)),
+            ("example", lambda c=cli, t=tree: _apply(c, t / "examples" / "mesh-task", f"{c.name}-example", tf_moto)),
+            ("bad_inputs", lambda c=cli, t=tree: _bad_input_plans(c, t)),
+        ]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def staged(cli: tfb.Cli, stages: dict) -> dict:
+    s = stages[cli.name]
+    if isinstance(s, Exception):
+        pytest.fail(str(s), pytrace=False)
+    return s
+
+
+@pytest.fixture(scope="module")
+def tree(staged: dict) -> Path:
+    return staged["tree"]
+
+
+@pytest.fixture(scope="module")
+def applied(staged: dict) -> Applied:
+    return staged["applied"].result()
 
 
 def task_definition(moto: tb.MotoServer, arn: str) -> tuple[dict, dict[str, dict], list[dict]]:
@@ -143,19 +195,13 @@ def test_fmt_check(cli: tfb.Cli) -> None:
         assert p.returncode == 0, f"{cli.name} fmt -check {d}:\n{p.stdout}{p.stderr}"
 
 
-def test_validate_every_module_and_example(cli: tfb.Cli, tree: Path) -> None:
+def test_validate_every_module_and_example(staged: dict) -> None:
     """Each module on its own and each example (the test roots are checked by
     their apply / plan)."""
-    dirs = [tree / d.relative_to(tfb.terraform_dir()) for d in tfb.hcl_dirs()]
-    assert tree / "modules" / "mesh-task" in dirs and tree / "examples" / "mesh-task" in dirs
-    failures = []
-    for d in dirs:
-        root = tfb.Root(cli, d)
-        try:
-            root.init()
-            root.validate()
-        except tfb.TfError as e:
-            failures.append(str(e))
+    dirs = tfb.hcl_dirs()
+    assert tfb.terraform_dir() / "modules" / "mesh-task" in dirs
+    assert tfb.terraform_dir() / "examples" / "mesh-task" in dirs
+    failures = staged["validate"].result()
     assert not failures, "\n\n".join(failures)
 
 
@@ -335,20 +381,15 @@ def test_destroy_leaves_nothing(applied, tf_moto: tb.MotoServer) -> None:
 
 # ---- the example ----------------------------------------------------------------------
 
-def test_example_applies_and_destroys(cli: tfb.Cli, tree: Path, tf_moto: tb.MotoServer) -> None:
-    root = tfb.Root(cli, tree / "examples" / "mesh-task")
-    name = f"{cli.name}-example"
-    variables = {"aws_endpoint_url": tf_moto.url, "name": name}
-    root.init()
-    root.apply(variables)
-    out = root.outputs()
-    _, c, _ = task_definition(tf_moto, out["task_definition_arn"])
+def test_example_applies_and_destroys(staged: dict, tf_moto: tb.MotoServer) -> None:
+    ex: Applied = staged["example"].result()
+    _, c, _ = task_definition(tf_moto, ex.out["task_definition_arn"])
     assert c["echo"]["entryPoint"][:2] == ["/consul/consul-ecs", "app-entrypoint"]
     assert_sidecars(c)
-    p = root.plan_exitcode(variables)
+    p = ex.root.plan_exitcode(ex.variables)
     assert p.returncode == 0, f"second plan is not empty:\n{p.stdout[-6000:]}"
-    root.destroy(variables)
-    assert tfb.moto_leftovers(tf_moto, name) == {}
+    ex.root.destroy(ex.variables)
+    assert tfb.moto_leftovers(tf_moto, ex.name) == {}
 
 
 # ---- bad inputs ---------------------------------------------------------------------
@@ -373,12 +414,9 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("group", sorted(BAD_INPUTS))
-def test_bad_inputs_fail_at_plan(cli: tfb.Cli, tree: Path, group: str) -> None:
+def test_bad_inputs_fail_at_plan(staged: dict, group: str) -> None:
     cases = BAD_INPUTS[group]
-    root = tfb.Root(cli, tree / "test-roots" / "mesh-task-invalid")
-    if not (Path(root.workdir) / ".terraform").exists():
-        root.init()
-    p = root.plan({"group": group}, False, "-json")
+    p = staged["bad_inputs"].result()[group]
     assert p.returncode == 1, p.stdout[-3000:]
     # Exactly one error per module call, each with that call's message. (The
     # diagnostics of preconditions do not name the module instance, so the
