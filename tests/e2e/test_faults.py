@@ -256,6 +256,21 @@ def test_deregistered_behind_its_back(run_control_plane, make_task, consul, cp_c
     wait_for(lambda: cp.health() == 200, 3, "ready", cp)
 
 
+def test_check_write_finds_the_registration_gone(run_control_plane, make_task, consul, cp_config, emulator):
+    """No verification read in this test (60 s interval): the check write
+    that answers "Unknown service ID" is what notices the loss."""
+    cp = start(run_control_plane, cp_config, make_task(), env={"CONSUL_ECS_VERIFY_INTERVAL": "60s"})
+    wait_status(consul, cp, ALL_PASSING, 5, "passing")
+    for sid in (cp.proxy_id, cp.service_id):
+        consul.must(consul.put("/v1/catalog/deregister", {"Node": cp.node, "ServiceID": sid}))
+    time.sleep(2)
+    assert consul.service_instance(cp.node, cp.service_id) is None, "nothing changed: nothing written"
+    emulator.set_container(cp.task.task_id, APP, health="UNHEALTHY")
+    wait_status(consul, cp, {"app": "critical", "dp_service": "passing", "dp_proxy": "passing"}, 5,
+                "re-registered by the failed check write, with the current statuses")
+    stop_clean(emulator, consul, cp)
+
+
 def test_token_deleted_behind_its_back(run_control_plane, make_task, consul, cp_config, emulator):
     cp = start(run_control_plane, cp_config, make_task())
     wait_status(consul, cp, ALL_PASSING, 5, "passing")
