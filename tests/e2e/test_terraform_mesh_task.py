@@ -337,12 +337,22 @@ def test_bring_your_own_roles_first_apply(applied, tf_moto: tb.MotoServer) -> No
     m = out["modules"]["byo"]
     assert m["task_role_arn"] == out["byo_roles"]["task"]
     assert m["execution_role_arn"] == out["byo_roles"]["execution"]
-    td, c, _ = task_definition(tf_moto, m["task_definition_arn"])
+    td, c, tags = task_definition(tf_moto, m["task_definition_arn"])
     assert td["taskRoleArn"] == out["byo_roles"]["task"]
     assert td["executionRoleArn"] == out["byo_roles"]["execution"]
     assert td["requiresCompatibilities"] == ["FARGATE"]
+    vols = {v["name"]: v for v in td["volumes"]}
+    assert sorted(vols) == ["consul_binary", "consul_data", "scratch", "shared"]
+    efs = vols["shared"]["efsVolumeConfiguration"]
+    assert (efs["fileSystemId"], efs["rootDirectory"], efs["transitEncryption"]) == \
+        ("fs-0123456789abcdef0", "/data", "ENABLED")
+    assert efs["authorizationConfig"]["iam"] == "ENABLED"
+    tag_map = {t["key"]: t["value"] for t in tags}
+    assert tag_map["consul.hashicorp.com/partition"] == "part1"
+    assert tag_map["consul.hashicorp.com/namespace"] == "ns1"
     cfg = config_of(c)
     assert cfg["service"]["name"] == "byo" and cfg["service"]["port"] == 0
+    assert (cfg["service"]["partition"], cfg["service"]["namespace"]) == ("part1", "ns1")
     assert cfg["consulLogin"] == {"enabled": True, "method": "iam-ecs-service-token"}
     assert cfg["consulServers"]["hosts"] == "exec=/bin/discover addrs provider=aws"
     iam = tf_moto.client("iam")

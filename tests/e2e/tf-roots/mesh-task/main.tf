@@ -6,7 +6,8 @@
 #        log configuration, extra task policy, two app containers, an ECS service
 #   api  all defaults (no log configuration at all), upper-case family
 #   byo  its own task and execution roles, created in the same apply (their
-#        ARNs are unknown at plan: the first apply must work), outbound only
+#        ARNs are unknown at plan: the first apply must work), outbound only,
+#        partition + namespace, extra volumes
 
 terraform {
   required_version = ">= 1.4.0"
@@ -188,6 +189,23 @@ module "byo" {
   create_execution_role    = false
   execution_role           = { id = aws_iam_role.byo_execution.id, arn = aws_iam_role.byo_execution.arn }
   requires_compatibilities = ["FARGATE"]
+  consul_partition         = "part1"
+  consul_namespace         = "ns1"
+
+  volumes = [
+    { name = "scratch" },
+    {
+      name = "shared"
+      efs_volume_configuration = {
+        file_system_id     = "fs-0123456789abcdef0"
+        root_directory     = "/data"
+        transit_encryption = "ENABLED"
+        authorization_config = {
+          iam = "ENABLED"
+        }
+      }
+    },
+  ]
 
   container_definitions = [{
     name      = "client"
