@@ -51,9 +51,9 @@ bool help_requested(const Args& args) {
   return false;
 }
 
-std::optional<config::Config> load_config_or_report(const std::string& config_file) {
+std::optional<config::Config> load_config_or_report(const std::string& config_file, config::SchemaVersion schema) {
   try {
-    config::Config cfg = config::load_config_from_env_or_file(config_file);
+    config::Config cfg = config::load_config_from_env_or_file(config_file, schema);
     log::set_level(log::parse_level(config::log_level(cfg)));
     return cfg;
   } catch (const config::ConfigError& e) {

@@ -38,6 +38,9 @@ std::variant<process::Child, int> start_wrapped_command(cli::FlagSet& flags, con
 
 // Loads and validates the config (file path, else CONSUL_ECS_CONFIG_JSON) and
 // applies its log level. On error prints every problem and returns nullopt.
-std::optional<config::Config> load_config_or_report(const std::string& config_file);
+// control-plane accepts the v0.7.3 schema; mesh-init, health-sync and the
+// controller the v0.10.0 one.
+std::optional<config::Config> load_config_or_report(const std::string& config_file,
+                                                    config::SchemaVersion schema = config::SchemaVersion::k0_7_3);
 
 }  // namespace consulecs::commands

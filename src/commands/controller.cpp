@@ -213,7 +213,8 @@ int run_controller(const Args& raw_args) {
     return 1;
   }
 
-  auto cfg = load_config_or_report(config_file);
+  // The controller of both generations is the same; it accepts the current (v0.10.0) schema.
+  auto cfg = load_config_or_report(config_file, config::SchemaVersion::k0_10_0);
   if (!cfg) return 1;
 
   signals::StopFlag stop;

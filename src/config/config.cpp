@@ -17,7 +17,8 @@
 
 namespace consulecs::config {
 
-extern const std::string_view kSchema073;  // generated from schema/schema-0.7.3.json
+extern const std::string_view kSchema073;   // generated from schema/schema-0.7.3.json
+extern const std::string_view kSchema0100;  // generated from schema/schema-0.10.0.json
 
 namespace {
 
@@ -26,6 +27,15 @@ using nlohmann::json;
 const SchemaValidator& schema073() {
   static const SchemaValidator validator(json::parse(kSchema073));
   return validator;
+}
+
+const SchemaValidator& schema0100() {
+  static const SchemaValidator validator(json::parse(kSchema0100));
+  return validator;
+}
+
+const SchemaValidator& schema_validator(SchemaVersion v) {
+  return v == SchemaVersion::k0_10_0 ? schema0100() : schema073();
 }
 
 // Converts validated JSON into the typed structs. The reference unmarshals
@@ -91,6 +101,35 @@ class Reader {
       return std::nullopt;
     }
     return value ? std::optional(static_cast<int>(*value)) : std::nullopt;
+  }
+
+  // Go's uint32: anything outside 0..4294967295 does not unmarshal.
+  std::optional<std::uint32_t> uint32(const json& obj, std::string_view key, const std::string& path) {
+    const Member m = member(obj, key, path);
+    const auto value = integer(m);
+    if (value && (*value < 0 || *value > std::numeric_limits<std::uint32_t>::max())) {
+      fail(m.path, fmt::format("must be between 0 and {}, got {}", std::numeric_limits<std::uint32_t>::max(), *value));
+      return std::nullopt;
+    }
+    return value ? std::optional(static_cast<std::uint32_t>(*value)) : std::nullopt;
+  }
+
+  // A list of port numbers (transparentProxy.exclude*Ports). Go takes any
+  // int; we also require 0..65535, as for every other port field.
+  std::vector<int> ports(const json& obj, std::string_view key, const std::string& path) {
+    std::vector<int> out;
+    if (const Member list = array(obj, key, path)) {
+      for (std::size_t i = 0; i < (*list).size(); ++i) {
+        const Member item{&(*list)[i], path_index(list.path, i)};
+        const auto value = integer(item);
+        if (value && (*value < 0 || *value > 65535)) {
+          fail(item.path, fmt::format("must be a port number between 0 and 65535, got {}", *value));
+        } else if (value) {
+          out.push_back(static_cast<int>(*value));
+        }
+      }
+    }
+    return out;
   }
 
   std::vector<std::string> strings(const json& obj, std::string_view key, const std::string& path) {
@@ -207,6 +246,33 @@ Service read_service(Reader& r, const json& j, const std::string& p) {
   }
   out.namespace_ = r.string(j, "namespace", p);
   out.partition = r.string(j, "partition", p);
+  if (const auto n = r.object(j, "networkResilienceConfig", p)) {
+    NetworkResilience nr;
+    nr.enabled = r.boolean(*n, "enabled", n.path).value_or(false);
+    if (const auto o = r.object(*n, "outlierDetection", n.path)) {
+      OutlierDetection od;
+      od.interval_ns = r.integer(*o, "interval", o.path);
+      od.max_failures = r.uint32(*o, "maxFailures", o.path);
+      od.enforcing_consecutive_5xx = r.uint32(*o, "enforcingConsecutive5xx", o.path);
+      od.consecutive_5xx = r.uint32(*o, "consecutive5xx", o.path);
+      od.enforcing_consecutive_gateway_failure = r.uint32(*o, "enforcingConsecutiveGatewayFailure", o.path);
+      od.consecutive_gateway_failure = r.uint32(*o, "consecutiveGatewayFailure", o.path);
+      od.max_ejection_percent = r.uint32(*o, "maxEjectionPercent", o.path);
+      nr.outlier_detection = od;
+    }
+    out.network_resilience = nr;
+  }
+  return out;
+}
+
+TransparentProxy read_transparent_proxy(Reader& r, const json& j, const std::string& p) {
+  TransparentProxy out;
+  out.enabled = r.boolean(j, "enabled", p);
+  out.exclude_inbound_ports = r.ports(j, "excludeInboundPorts", p);
+  out.exclude_outbound_ports = r.ports(j, "excludeOutboundPorts", p);
+  out.exclude_outbound_cidrs = r.strings(j, "excludeOutboundCIDRs", p);
+  out.exclude_uids = r.strings(j, "excludeUIDs", p);
+  if (const auto d = r.object(j, "consulDNS", p)) out.consul_dns = ConsulDns{r.boolean(*d, "enabled", d.path)};
   return out;
 }
 
@@ -309,6 +375,7 @@ Config read_config(Reader& r, const json& j) {
   if (const auto v = r.object(j, "service", "")) out.service = read_service(r, *v, v.path);
   if (const auto v = r.object(j, "proxy", "")) out.proxy = read_proxy(r, *v, v.path);
   if (const auto v = r.object(j, "gateway", "")) out.gateway = read_gateway(r, *v, v.path);
+  if (const auto v = r.object(j, "transparentProxy", "")) out.transparent_proxy = read_transparent_proxy(r, *v, v.path);
   return out;
 }
 
@@ -359,7 +426,9 @@ std::string join_lines(const std::vector<std::string>& lines) {
 ConfigError::ConfigError(std::vector<std::string> errors)
     : std::runtime_error(join_lines(errors)), errors_(std::move(errors)) {}
 
-Config load_config(std::string_view json_text) {
+std::string_view schema_version_name(SchemaVersion v) { return v == SchemaVersion::k0_10_0 ? "0.10.0" : "0.7.3"; }
+
+Config load_config(std::string_view json_text, SchemaVersion schema) {
   json doc;
   try {
     doc = json::parse(json_text);
@@ -367,9 +436,10 @@ Config load_config(std::string_view json_text) {
     throw ConfigError({syntax_error(e)});
   }
 
-  std::vector<ValidationError> errors = schema073().validate(doc);
+  std::vector<ValidationError> errors = schema_validator(schema).validate(doc);
   Reader reader;
   Config cfg = doc.is_object() ? read_config(reader, doc) : Config{};
+  cfg.schema = schema;
   for (auto& e : reader.errors) {
     const bool known = std::any_of(errors.begin(), errors.end(),
                                    [&](const ValidationError& s) { return covered_by(e.path, s.path); });
@@ -386,7 +456,7 @@ Config load_config(std::string_view json_text) {
   return cfg;
 }
 
-Config load_config_from_env_or_file(const std::string& file_path) {
+Config load_config_from_env_or_file(const std::string& file_path, SchemaVersion schema) {
   if (!file_path.empty()) {
     if (std::error_code ec; std::filesystem::is_directory(file_path, ec)) {
       throw ConfigError({fmt::format("cannot read config file {}: is a directory", file_path)});
@@ -395,14 +465,14 @@ Config load_config_from_env_or_file(const std::string& file_path) {
     if (!in) throw ConfigError({fmt::format("cannot read config file {}: {}", file_path, std::strerror(errno))});
     std::ostringstream text;
     text << in.rdbuf();
-    return load_config(text.str());
+    return load_config(text.str(), schema);
   }
   const char* env = std::getenv(std::string(kConfigEnvVar).c_str());
   if (env == nullptr || *env == '\0') {
     throw ConfigError({fmt::format("no configuration: set the {} environment variable or pass -config-file",
                                    kConfigEnvVar)});
   }
-  return load_config(env);
+  return load_config(env, schema);
 }
 
 std::string log_level(const Config& cfg) { return non_empty_or(cfg.log_level, kDefaultLogLevel); }
@@ -489,6 +559,41 @@ int proxy_health_check_port(const Config& cfg) {
 
 int gateway_health_check_port(const Config& cfg) {
   return port_or(cfg.gateway ? cfg.gateway->health_check_port : std::nullopt, kDefaultHealthCheckPort);
+}
+
+bool transparent_proxy_enabled(const Config& cfg) {
+  if (cfg.schema != SchemaVersion::k0_10_0 || is_gateway(cfg)) return false;
+  return !cfg.transparent_proxy || cfg.transparent_proxy->enabled.value_or(true);
+}
+
+bool consul_dns_enabled(const Config& cfg) {
+  return transparent_proxy_enabled(cfg) && cfg.transparent_proxy && cfg.transparent_proxy->consul_dns &&
+         cfg.transparent_proxy->consul_dns->enabled.value_or(false);
+}
+
+bool network_resilience_enabled(const Config& cfg) {
+  return cfg.schema == SchemaVersion::k0_10_0 && cfg.service && cfg.service->network_resilience &&
+         cfg.service->network_resilience->enabled;
+}
+
+OutlierDetection outlier_detection(const Config& cfg) {
+  const std::optional<OutlierDetection>& given =
+      cfg.service && cfg.service->network_resilience ? cfg.service->network_resilience->outlier_detection
+                                                     : std::nullopt;
+  if (!given) {
+    OutlierDetection out;
+    out.interval_ns = kDefaultOutlierIntervalNs;
+    out.max_failures = kDefaultOutlierMaxFailures;
+    out.enforcing_consecutive_gateway_failure = kDefaultOutlierEnforcingGatewayFailure;
+    out.max_ejection_percent = kDefaultOutlierMaxEjectionPercent;
+    return out;
+  }
+  OutlierDetection out = *given;
+  if (!out.enforcing_consecutive_gateway_failure) {
+    out.enforcing_consecutive_gateway_failure = kDefaultOutlierEnforcingGatewayFailure;
+  }
+  if (!out.max_ejection_percent) out.max_ejection_percent = kDefaultOutlierMaxEjectionPercent;
+  return out;
 }
 
 }  // namespace consulecs::config

@@ -1,5 +1,8 @@
 #pragma once
-// The consul-ecs configuration (CONSUL_ECS_CONFIG_JSON), schema of v0.7.3.
+// The consul-ecs configuration (CONSUL_ECS_CONFIG_JSON), for both official
+// generations: the v0.7.3 schema (control-plane) and the v0.10.0 schema
+// (mesh-init, health-sync, controller), which adds transparentProxy,
+// service.networkResilienceConfig and two gateway kinds.
 //
 // Fields mirror the JSON schema one to one (camelCase -> snake_case). A field
 // that may be absent or null is a std::optional (or an empty container); the
@@ -28,6 +31,19 @@ inline constexpr int kDefaultGrpcPort = 8503;
 inline constexpr int kDefaultPublicListenerPort = 20000;
 inline constexpr int kDefaultHealthCheckPort = 22000;
 inline constexpr int kDefaultGatewayPort = 8443;  // lanAddress/wanAddress port when unset or 0
+
+// Outlier detection defaults of v0.10.0 (service.networkResilienceConfig).
+inline constexpr std::int64_t kDefaultOutlierIntervalNs = 10'000'000'000;  // 10 s
+inline constexpr std::uint32_t kDefaultOutlierMaxFailures = 5;
+inline constexpr std::uint32_t kDefaultOutlierEnforcingGatewayFailure = 100;
+inline constexpr std::uint32_t kDefaultOutlierMaxEjectionPercent = 50;
+
+// Which reference schema a command accepts. Each command accepts exactly one.
+enum class SchemaVersion {
+  k0_7_3,   // control-plane
+  k0_10_0,  // mesh-init, health-sync, controller
+};
+std::string_view schema_version_name(SchemaVersion v);  // "0.7.3" / "0.10.0"
 
 using StringMap = std::map<std::string, std::string>;
 
@@ -82,6 +98,23 @@ struct Weights {
   std::int64_t warning = 0;
 };
 
+// service.networkResilienceConfig.outlierDetection (v0.10). Unset fields
+// are Go's zero values; see outlier_detection() for the effective settings.
+struct OutlierDetection {
+  std::optional<std::int64_t> interval_ns;  // nanoseconds, as Go's time.Duration
+  std::optional<std::uint32_t> max_failures;
+  std::optional<std::uint32_t> enforcing_consecutive_5xx;
+  std::optional<std::uint32_t> consecutive_5xx;
+  std::optional<std::uint32_t> enforcing_consecutive_gateway_failure;
+  std::optional<std::uint32_t> consecutive_gateway_failure;
+  std::optional<std::uint32_t> max_ejection_percent;
+};
+
+struct NetworkResilience {
+  bool enabled = false;
+  std::optional<OutlierDetection> outlier_detection;
+};
+
 struct Service {
   std::optional<std::string> name;  // empty or unset: see service_name()
   std::vector<std::string> tags;
@@ -91,6 +124,7 @@ struct Service {
   std::optional<Weights> weights;
   std::optional<std::string> namespace_;
   std::optional<std::string> partition;
+  std::optional<NetworkResilience> network_resilience;  // v0.10: networkResilienceConfig
 };
 
 struct MeshGateway {
@@ -142,7 +176,7 @@ struct GatewayProxy {
 };
 
 struct Gateway {
-  std::string kind;  // "mesh-gateway"
+  std::string kind;  // "mesh-gateway"; v0.10 also "terminating-gateway", "api-gateway"
   std::optional<GatewayAddress> lan_address;
   std::optional<GatewayAddress> wan_address;
   std::optional<std::string> name;  // empty or unset: see gateway_name()
@@ -154,7 +188,22 @@ struct Gateway {
   std::optional<GatewayProxy> proxy;
 };
 
+struct ConsulDns {
+  std::optional<bool> enabled;
+};
+
+// transparentProxy (v0.10). enabled unset or null means true.
+struct TransparentProxy {
+  std::optional<bool> enabled;
+  std::vector<int> exclude_inbound_ports;
+  std::vector<int> exclude_outbound_ports;
+  std::vector<std::string> exclude_outbound_cidrs;
+  std::vector<std::string> exclude_uids;
+  std::optional<ConsulDns> consul_dns;
+};
+
 struct Config {
+  SchemaVersion schema = SchemaVersion::k0_7_3;  // the schema it was validated against
   std::optional<std::string> log_level;
   std::string bootstrap_dir;
   std::optional<ConsulLogin> consul_login;
@@ -164,6 +213,7 @@ struct Config {
   std::optional<Service> service;
   std::optional<Proxy> proxy;
   std::optional<Gateway> gateway;
+  std::optional<TransparentProxy> transparent_proxy;  // v0.10 only
 };
 
 // A configuration that cannot be used. errors() holds one message per
@@ -177,13 +227,13 @@ class ConfigError : public std::runtime_error {
   std::vector<std::string> errors_;
 };
 
-// Parses, validates against the embedded v0.7.3 schema, and converts. Throws
-// ConfigError listing every problem found.
-Config load_config(std::string_view json_text);
+// Parses, validates against the embedded schema of `schema`, and converts.
+// Throws ConfigError listing every problem found.
+Config load_config(std::string_view json_text, SchemaVersion schema = SchemaVersion::k0_7_3);
 
 // Reads file_path when it is non-empty, else the CONSUL_ECS_CONFIG_JSON
 // environment variable. Throws ConfigError when neither is available.
-Config load_config_from_env_or_file(const std::string& file_path);
+Config load_config_from_env_or_file(const std::string& file_path, SchemaVersion schema = SchemaVersion::k0_7_3);
 
 // ---- Effective values, applying the reference's defaults ----
 
@@ -226,5 +276,22 @@ std::string registration_partition(const Config& cfg);
 int public_listener_port(const Config& cfg);      // 20000 when unset or 0
 int proxy_health_check_port(const Config& cfg);   // 22000 when unset or 0
 int gateway_health_check_port(const Config& cfg); // 22000 when unset or 0
+
+// ---- v0.10 (always off for a config validated against v0.7.3) ----
+
+// transparentProxy.enabled, true when unset or null (also when the whole
+// block is absent), and never for a gateway task.
+bool transparent_proxy_enabled(const Config& cfg);
+// transparentProxy.consulDNS.enabled; needs the transparent proxy.
+bool consul_dns_enabled(const Config& cfg);
+// service.networkResilienceConfig.enabled.
+bool network_resilience_enabled(const Config& cfg);
+
+// The passive health check settings mesh-init writes, with the reference's
+// defaults: no outlierDetection block -> interval 10 s, maxFailures 5,
+// enforcingConsecutiveGatewayFailure 100, maxEjectionPercent 50; a block ->
+// its values, with only enforcingConsecutiveGatewayFailure (100) and
+// maxEjectionPercent (50) filled in when unset.
+OutlierDetection outlier_detection(const Config& cfg);
 
 }  // namespace consulecs::config
