@@ -35,10 +35,12 @@ say() { echo "setup: $*" >&2; }
 # and our own static libcurl (scripts/build-static-deps.sh: file, patch, xz);
 # the image and the container tests need podman with runc and catatonit,
 # busybox-static and the CA bundle. libcurl4-openssl-dev is for the sanitizer
-# build, which links dynamically.
+# build, which links dynamically. iptables and iproute2 are for the
+# transparent-proxy test in network namespaces (tests/e2e/test_transparent_proxy.py).
 APT_PKGS=(g++ cmake ninja-build libcurl4-openssl-dev libssl-dev zlib1g-dev libc-ares-dev
           nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
-          file patch xz-utils ca-certificates busybox-static podman runc catatonit)
+          file patch xz-utils ca-certificates busybox-static podman runc catatonit
+          iptables iproute2)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
