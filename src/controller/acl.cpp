@@ -99,6 +99,16 @@ std::vector<json> desired_binding_rules(const Settings& settings) {
        {"BindName", fmt::format("${{entity_tags.{}}}", kIamServiceNameTag)},
        {"Selector", ""}},
       {{"AuthMethod", settings.auth_method},
+       {"Description", kApiGatewayRuleDescription},
+       {"BindType", "role"},
+       {"BindName", kApiGatewayRoleName},
+       {"Selector", fmt::format(R"(entity_tags["{}"] == "api-gateway")", kIamGatewayKindTag)}},
+      {{"AuthMethod", settings.auth_method},
+       {"Description", kTerminatingGatewayRuleDescription},
+       {"BindType", "role"},
+       {"BindName", kTerminatingGatewayRoleName},
+       {"Selector", fmt::format(R"(entity_tags["{}"] == "terminating-gateway")", kIamGatewayKindTag)}},
+      {{"AuthMethod", settings.auth_method},
        {"Description", kMeshGatewayRuleDescription},
        {"BindType", "role"},
        {"BindName", kMeshGatewayRoleName},
@@ -113,6 +123,20 @@ std::string mesh_gateway_policy_rules(const Settings& settings) {
     rules += "\npartition_prefix \"\" {\n\tpeering = \"read\"\n}";
   }
   return rules;
+}
+
+// Reads what an API gateway routes to: the mesh config, every node and
+// service (in every namespace with partitions).
+std::string api_gateway_policy_rules(const Settings& settings) {
+  const std::string inner =
+      "\tnode_prefix \"\" {\n"
+      "\t\tpolicy = \"read\"\n"
+      "\t}\n"
+      "\tservice_prefix \"\" {\n"
+      "\t\tpolicy = \"read\"\n"
+      "\t}";
+  if (!settings.partitions_enabled) return "mesh = \"read\"\n" + inner;
+  return "mesh = \"read\"\nnamespace_prefix \"\" {\n" + inner + "\n}";
 }
 
 std::string anonymous_policy_rules(bool enterprise) {
@@ -220,11 +244,11 @@ Plan plan_policy(const json* existing, std::string_view name, std::string_view d
 Plan plan_role(const json* existing, std::string_view name, std::string_view description,
                std::string_view policy_name) {
   if (existing == nullptr || existing->is_null()) {
-    return {Action::Create,
-            {},
-            {{"Name", name}, {"Description", description}, {"Policies", json::array({{{"Name", policy_name}}})}}};
+    json body = {{"Name", name}, {"Description", description}};
+    if (!policy_name.empty()) body["Policies"] = json::array({{{"Name", policy_name}}});
+    return {Action::Create, {}, body};
   }
-  if (has_link(existing->value("Policies", json()), policy_name)) return {};
+  if (policy_name.empty() || has_link(existing->value("Policies", json()), policy_name)) return {};
   json body = writable(*existing);
   if (!body["Policies"].is_array()) body["Policies"] = json::array();
   body["Policies"].push_back({{"Name", policy_name}});
@@ -272,9 +296,13 @@ std::optional<json> AclProvisioner::get_optional(const std::string& path) {
 ProvisionResult AclProvisioner::run() {
   ProvisionResult result;
   if (settings_.partitions_enabled) ensure_partition(result);
+  ensure_policy(result, kApiGatewayPolicyName, kApiGatewayPolicyDescription, api_gateway_policy_rules(settings_),
+                /*update_rules=*/true, settings_.partition);
+  ensure_role(result, kApiGatewayRoleName, kApiGatewayRoleDescription, kApiGatewayPolicyName);
   ensure_policy(result, kMeshGatewayPolicyName, kMeshGatewayPolicyDescription, mesh_gateway_policy_rules(settings_),
                 /*update_rules=*/true, settings_.partition);
   ensure_role(result, kMeshGatewayRoleName, kMeshGatewayRoleDescription, kMeshGatewayPolicyName);
+  ensure_role(result, kTerminatingGatewayRoleName, kTerminatingGatewayRoleDescription, "");
   ensure_auth_method(result);
   ensure_binding_rules(result);
   ensure_anonymous_token_policy(result);

@@ -9,10 +9,17 @@
 //     IAMEntityTags gateway-kind / namespace / service-name, and with
 //     partitions a namespace rule from the namespace tag. An existing method
 //     is merged into (ARNs and tags unioned, other settings kept).
-//   - binding rules: service identity from the service-name tag; the role
-//     consul-ecs-mesh-gateway-role for gateway-kind == mesh-gateway.
-//   - policy consul-ecs-mesh-gateway-policy (mesh:write, peering:read) and
-//     role consul-ecs-mesh-gateway-role linking it.
+//   - binding rules: service identity from the service-name tag; one role
+//     per gateway kind, selected by the gateway-kind tag:
+//     consul-ecs-api-gateway-role (api-gateway),
+//     consul-ecs-terminating-gateway-role (terminating-gateway),
+//     consul-ecs-mesh-gateway-role (mesh-gateway), as the reference v0.10.0.
+//   - policy consul-ecs-api-gateway-policy (mesh, node and service read) and
+//     role consul-ecs-api-gateway-role linking it; policy
+//     consul-ecs-mesh-gateway-policy (mesh:write, peering:read) and role
+//     consul-ecs-mesh-gateway-role linking it; role
+//     consul-ecs-terminating-gateway-role without a policy (users attach the
+//     policies of the services the gateway fronts).
 //   - in the primary datacenter: policy anonymous-token-policy (node and
 //     service read, for DNS and cross-DC / cross-partition reads through
 //     mesh gateways) attached to the anonymous token.
@@ -38,6 +45,7 @@ std::string bound_arn_pattern(const Settings& settings);
 nlohmann::json desired_auth_method(const Settings& settings);
 std::vector<nlohmann::json> desired_binding_rules(const Settings& settings);
 std::string mesh_gateway_policy_rules(const Settings& settings);
+std::string api_gateway_policy_rules(const Settings& settings);
 std::string anonymous_policy_rules(bool enterprise);
 std::string cross_namespace_policy_rules(std::string_view partition);
 
@@ -64,6 +72,8 @@ std::vector<Plan> plan_binding_rules(const nlohmann::json& existing, const std::
 Plan plan_policy(const nlohmann::json* existing, std::string_view name, std::string_view description,
                  const std::string& rules, bool update_rules);
 // Creates the role, or links `policy_name` to an existing role that lacks it.
+// An empty `policy_name` creates the role without policies and leaves an
+// existing one alone.
 Plan plan_role(const nlohmann::json* existing, std::string_view name, std::string_view description,
                std::string_view policy_name);
 // Adds `policy_name` to the token's policies unless it is there.

@@ -49,6 +49,19 @@ inline constexpr std::string_view kMeshGatewayRoleName = "consul-ecs-mesh-gatewa
 inline constexpr std::string_view kMeshGatewayRoleDescription = "Mesh Gateway Role for ECS";
 inline constexpr std::string_view kMeshGatewayPolicyName = "consul-ecs-mesh-gateway-policy";
 inline constexpr std::string_view kMeshGatewayPolicyDescription = "Mesh Gateway token Policy";
+// v0.10 gateway kinds: an API gateway gets a role with its read policy; a
+// terminating gateway a role without policy, to which users attach the
+// policies of the services it fronts (the official modules do, via Terraform).
+inline constexpr std::string_view kApiGatewayRuleDescription =
+    "Bind a Consul role from IAM role tag for ECS based API gateways";
+inline constexpr std::string_view kApiGatewayRoleName = "consul-ecs-api-gateway-role";
+inline constexpr std::string_view kApiGatewayRoleDescription = "API Gateway Role for ECS";
+inline constexpr std::string_view kApiGatewayPolicyName = "consul-ecs-api-gateway-policy";
+inline constexpr std::string_view kApiGatewayPolicyDescription = "API Gateway token Policy";
+inline constexpr std::string_view kTerminatingGatewayRuleDescription =
+    "Bind a Consul role from IAM role tag for ECS based Terminating gateways";
+inline constexpr std::string_view kTerminatingGatewayRoleName = "consul-ecs-terminating-gateway-role";
+inline constexpr std::string_view kTerminatingGatewayRoleDescription = "Terminating Gateway Role for ECS";
 inline constexpr std::string_view kAnonymousTokenId = "00000000-0000-0000-0000-000000000002";
 inline constexpr std::string_view kAnonymousPolicyName = "anonymous-token-policy";
 inline constexpr std::string_view kAnonymousPolicyDescription = "Anonymous token Policy";

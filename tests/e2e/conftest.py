@@ -27,6 +27,8 @@ from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
 WEB_ROLE = "web-task-role"          # /consul-ecs/, tag service-name=web -> trusted
 API_ROLE = "api-task-role"          # /consul-ecs/, tag service-name=api -> trusted
 UNTRUSTED_ROLE = "rogue-task-role"  # /untrusted/, tag service-name=web -> not bound
+# Gateway task roles, as the official gateway-task module tags them.
+GATEWAY_ROLES = {kind: f"{kind}-task-role" for kind in ("mesh-gateway", "terminating-gateway", "api-gateway")}
 
 CONTROL_PLANE = "consul-ecs-control-plane"
 DATAPLANE = "consul-dataplane"
@@ -64,6 +66,8 @@ def aws(moto: tb.MotoServer) -> tb.AwsWorld:
         WEB_ROLE: (tb.TRUSTED_ROLE_PATH, {tb.SERVICE_NAME_TAG: "web"}),
         API_ROLE: (tb.TRUSTED_ROLE_PATH, {tb.SERVICE_NAME_TAG: "api"}),
         UNTRUSTED_ROLE: ("/untrusted/", {tb.SERVICE_NAME_TAG: "web"}),
+        **{role: (tb.TRUSTED_ROLE_PATH, {tb.SERVICE_NAME_TAG: kind, "consul.hashicorp.com.gateway-kind": kind})
+           for kind, role in GATEWAY_ROLES.items()},
     })
     # From here on moto checks every request's SigV4 signature and the
     # caller's IAM permissions: a forged or mis-signed request gets a 403.

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 import testbed as tb
-from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, _SCRUBBED_ENV, base_config, wait_for
+from conftest import APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, WEB_ROLE, _SCRUBBED_ENV, base_config, wait_for
 from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
 CONTROLLER = "consul-ecs-controller"
@@ -264,9 +264,10 @@ def acl_indexes(consul: tb.ConsulServer) -> dict[str, int]:
     out["auth-method"] = m["ModifyIndex"]
     for r in consul.must(consul.get(f"/v1/acl/binding-rules?authmethod={tb.AUTH_METHOD_NAME}")):
         out[f"rule:{r['BindName']}"] = r["ModifyIndex"]
-    for name in ("consul-ecs-mesh-gateway-policy", "anonymous-token-policy"):
+    for name in ("consul-ecs-mesh-gateway-policy", "consul-ecs-api-gateway-policy", "anonymous-token-policy"):
         out[f"policy:{name}"] = consul.must(consul.get(f"/v1/acl/policy/name/{name}"))["ModifyIndex"]
-    out["role"] = consul.must(consul.get("/v1/acl/role/name/consul-ecs-mesh-gateway-role"))["ModifyIndex"]
+    for kind in GATEWAY_ROLES:
+        out[f"role:{kind}"] = consul.must(consul.get(f"/v1/acl/role/name/consul-ecs-{kind}-role"))["ModifyIndex"]
     out["anonymous-token"] = consul.must(consul.get(f"/v1/acl/token/{ANON_TOKEN}"))["ModifyIndex"]
     return out
 
@@ -296,7 +297,9 @@ def test_first_reconcile_creates_acl_objects_and_later_ones_change_nothing(
 
     rules = consul.must(consul.get(f"/v1/acl/binding-rules?authmethod={tb.AUTH_METHOD_NAME}"))
     assert sorted((r["BindType"], r["BindName"], r.get("Selector", "")) for r in rules) == [
+        ("role", "consul-ecs-api-gateway-role", f'entity_tags["{GATEWAY_KIND_TAG}"] == "api-gateway"'),
         ("role", "consul-ecs-mesh-gateway-role", f'entity_tags["{GATEWAY_KIND_TAG}"] == "mesh-gateway"'),
+        ("role", "consul-ecs-terminating-gateway-role", f'entity_tags["{GATEWAY_KIND_TAG}"] == "terminating-gateway"'),
         ("service", "${entity_tags.consul.hashicorp.com.service-name}", ""),
     ]
 
@@ -306,6 +309,14 @@ def test_first_reconcile_creates_acl_objects_and_later_ones_change_nothing(
     role = consul.must(consul.get("/v1/acl/role/name/consul-ecs-mesh-gateway-role"))
     assert [p["Name"] for p in role["Policies"]] == ["consul-ecs-mesh-gateway-policy"]
     assert role["Description"] == "Mesh Gateway Role for ECS"
+    api_policy = consul.must(consul.get("/v1/acl/policy/name/consul-ecs-api-gateway-policy"))
+    assert api_policy["Description"] == "API Gateway token Policy"
+    assert api_policy["Rules"].startswith('mesh = "read"\n')
+    api_role = consul.must(consul.get("/v1/acl/role/name/consul-ecs-api-gateway-role"))
+    assert [p["Name"] for p in api_role["Policies"]] == ["consul-ecs-api-gateway-policy"]
+    tgw_role = consul.must(consul.get("/v1/acl/role/name/consul-ecs-terminating-gateway-role"))
+    assert tgw_role["Description"] == "Terminating Gateway Role for ECS"
+    assert not tgw_role.get("Policies")
 
     anon_policy = consul.must(consul.get("/v1/acl/policy/name/anonymous-token-policy"))
     assert anon_policy["Description"] == "Anonymous token Policy"
@@ -330,7 +341,7 @@ def test_first_reconcile_creates_acl_objects_and_later_ones_change_nothing(
     assert acl_indexes(consul) == before
     assert consul.catalog_node(cluster)["Node"]["ModifyIndex"] == node["Node"]["ModifyIndex"]
     assert int(consul.get("/v1/catalog/nodes").headers["X-Consul-Index"]) == raft_index
-    assert ctl.output().count("created ACL") == 6, ctl.describe()
+    assert ctl.output().count("created ACL") == 11, ctl.describe()
 
     # A real control-plane logs in with the auth method the controller made
     # (once an operator pointed it at this test bed's STS) and registers on
@@ -378,10 +389,35 @@ def test_merges_into_an_existing_auth_method(ctl_consul: tb.ConsulServer, ecs_mo
     assert m["Config"]["IAMEntityTags"] == [GATEWAY_KIND_TAG, NAMESPACE_TAG, SERVICE_TAG]
     assert m["Config"]["BoundIAMPrincipalARNs"] == [tb.BOUND_ARN_PATTERN]
     rules = ctl_consul.must(ctl_consul.get(f"/v1/acl/binding-rules?authmethod={tb.AUTH_METHOD_NAME}"))
-    assert sorted(r["BindType"] for r in rules) == ["role", "service"]
+    assert sorted(r["BindType"] for r in rules) == ["role", "role", "role", "service"]
     before = acl_indexes(ctl_consul)
     ctl.wait_reconciles(3)
     assert acl_indexes(ctl_consul) == before
+
+
+@pytest.mark.needs_binary
+@pytest.mark.parametrize("kind", ["mesh-gateway", "terminating-gateway", "api-gateway"])
+def test_gateway_task_role_logs_in_with_its_kinds_role(fresh_ctl_consul: tb.ConsulServer, ecs_moto: EcsMoto,
+                                                      start_controller, moto: tb.MotoServer, aws: tb.AwsWorld,
+                                                      kind: str):
+    """A gateway task's IAM role, tagged consul.hashicorp.com.gateway-kind as
+    the official gateway-task module tags it, logs in through the
+    controller's auth method and gets that kind's role (v0.10 kinds on the
+    real Consul 1.15)."""
+    consul = fresh_ctl_consul
+    cluster = ecs_moto.new_cluster()
+    ctl = start_controller(consul, ecs_moto, cluster)
+    ctl.wait_reconciles(1)
+    point_auth_method_at(consul, moto.url)
+    creds = aws.assume(GATEWAY_ROLES[kind], f"gw-{kind}")
+    r = consul.login(tb.build_login_bearer_token(creds, moto.url))
+    assert r.status_code == 200, r.text
+    token = r.json()
+    assert [role["Name"] for role in token.get("Roles") or []] == [f"consul-ecs-{kind}-role"], token
+    secret = token["SecretID"]
+    me = consul.must(consul.get("/v1/acl/token/self", token=secret))
+    assert [role["Name"] for role in me["Roles"]] == [f"consul-ecs-{kind}-role"]
+    consul.must(consul.request("POST", "/v1/acl/logout", token=secret))
 
 
 # --------------------------------------------------------------------------

@@ -54,15 +54,35 @@ TEST(ControllerAcl, DesiredAuthMethodMatchesTheReference) {
 
 TEST(ControllerAcl, DesiredBindingRules) {
   const auto rules = desired_binding_rules(base_settings());
-  ASSERT_EQ(rules.size(), 2u);
+  ASSERT_EQ(rules.size(), 4u);
   EXPECT_EQ(rules[0]["BindType"], "service");
   EXPECT_EQ(rules[0]["BindName"], "${entity_tags.consul.hashicorp.com.service-name}");
   EXPECT_EQ(rules[0]["Selector"], "");
   EXPECT_EQ(rules[0]["Description"], "Bind a service identity from IAM role tag for ECS");
+  // One role per gateway kind, as the reference v0.10.0 (api, terminating, mesh).
   EXPECT_EQ(rules[1]["BindType"], "role");
-  EXPECT_EQ(rules[1]["BindName"], "consul-ecs-mesh-gateway-role");
-  EXPECT_EQ(rules[1]["Selector"], R"(entity_tags["consul.hashicorp.com.gateway-kind"] == "mesh-gateway")");
+  EXPECT_EQ(rules[1]["BindName"], "consul-ecs-api-gateway-role");
+  EXPECT_EQ(rules[1]["Selector"], R"(entity_tags["consul.hashicorp.com.gateway-kind"] == "api-gateway")");
+  EXPECT_EQ(rules[1]["Description"], "Bind a Consul role from IAM role tag for ECS based API gateways");
+  EXPECT_EQ(rules[2]["BindType"], "role");
+  EXPECT_EQ(rules[2]["BindName"], "consul-ecs-terminating-gateway-role");
+  EXPECT_EQ(rules[2]["Selector"], R"(entity_tags["consul.hashicorp.com.gateway-kind"] == "terminating-gateway")");
+  EXPECT_EQ(rules[2]["Description"], "Bind a Consul role from IAM role tag for ECS based Terminating gateways");
+  EXPECT_EQ(rules[3]["BindType"], "role");
+  EXPECT_EQ(rules[3]["BindName"], "consul-ecs-mesh-gateway-role");
+  EXPECT_EQ(rules[3]["Selector"], R"(entity_tags["consul.hashicorp.com.gateway-kind"] == "mesh-gateway")");
   for (const auto& r : rules) EXPECT_EQ(r["AuthMethod"], "iam-ecs-service-token");
+}
+
+TEST(ControllerAcl, ApiGatewayPolicyRulesAsTheReferenceRendersThem) {
+  Settings s = base_settings();
+  EXPECT_EQ(api_gateway_policy_rules(s),
+            "mesh = \"read\"\n\tnode_prefix \"\" {\n\t\tpolicy = \"read\"\n\t}\n\tservice_prefix \"\" {\n\t\tpolicy = "
+            "\"read\"\n\t}");
+  s.partitions_enabled = true;
+  EXPECT_EQ(api_gateway_policy_rules(s),
+            "mesh = \"read\"\nnamespace_prefix \"\" {\n\tnode_prefix \"\" {\n\t\tpolicy = \"read\"\n\t}\n\tservice_prefix "
+            "\"\" {\n\t\tpolicy = \"read\"\n\t}\n}");
 }
 
 TEST(ControllerAcl, PolicyRulesAsTheReferenceRendersThem) {
@@ -142,9 +162,8 @@ TEST(ControllerAcl, PlanAuthMethodAddsTheNamespaceRuleWithPartitions) {
 TEST(ControllerAcl, PlanBindingRules) {
   const auto desired = desired_binding_rules(base_settings());
   auto plans = plan_binding_rules(json::array(), desired);
-  ASSERT_EQ(plans.size(), 2u);
-  EXPECT_EQ(plans[0].action, Action::Create);
-  EXPECT_EQ(plans[1].action, Action::Create);
+  ASSERT_EQ(plans.size(), 4u);
+  for (const auto& p : plans) EXPECT_EQ(p.action, Action::Create);
 
   // An equivalent rule (another description, e.g. made by hand) satisfies ours.
   json existing = json::array({{{"ID", "r1"},
@@ -164,10 +183,10 @@ TEST(ControllerAcl, PlanBindingRules) {
                       {"BindName", "consul-ecs-mesh-gateway-role"},
                       {"Selector", "true"}});
   plans = plan_binding_rules(existing, desired);
-  EXPECT_EQ(plans[1].action, Action::Update);
-  EXPECT_EQ(plans[1].id, "r2");
-  EXPECT_EQ(plans[1].body["ID"], "r2");
-  EXPECT_EQ(plans[1].body["Selector"], desired[1]["Selector"]);
+  EXPECT_EQ(plans[3].action, Action::Update);
+  EXPECT_EQ(plans[3].id, "r2");
+  EXPECT_EQ(plans[3].body["ID"], "r2");
+  EXPECT_EQ(plans[3].body["Selector"], desired[3]["Selector"]);
 }
 
 TEST(ControllerAcl, PlanPolicyRoleAndToken) {
@@ -189,6 +208,12 @@ TEST(ControllerAcl, PlanPolicyRoleAndToken) {
   EXPECT_EQ(plan.body["Policies"].size(), 2u);
   role["Policies"].push_back({{"ID", "y"}, {"Name", "p"}});
   EXPECT_EQ(plan_role(&role, "r", "desc", "p").action, Action::None);
+  // A role without a policy of ours (terminating gateways): created bare,
+  // and the policies users attached later are left alone.
+  plan = plan_role(nullptr, "r", "desc", "");
+  EXPECT_EQ(plan.action, Action::Create);
+  EXPECT_EQ(plan.body, json({{"Name", "r"}, {"Description", "desc"}}));
+  EXPECT_EQ(plan_role(&role, "r", "desc", "").action, Action::None);
 
   json token = {{"AccessorID", "a"}, {"SecretID", "anonymous"}, {"CreateTime", "t"}, {"Hash", "h"}};
   plan = plan_token_policy(token, "anonymous-token-policy");
@@ -204,15 +229,20 @@ TEST(ControllerAcl, ProvisionerCreatesEverythingThenWritesNothing) {
   FakeConsul consul;
   AclProvisioner provisioner(base_settings(), consul.as_call());
   const auto first = provisioner.run();
-  EXPECT_EQ(first.changes.size(), 7u) << ::testing::PrintToString(first.changes);
+  EXPECT_EQ(first.changes.size(), 12u) << ::testing::PrintToString(first.changes);
 
   const auto& method = consul.auth_methods.at("iam-ecs-service-token");
   EXPECT_EQ(method["Type"], "aws-iam");
   EXPECT_EQ(method["Config"]["BoundIAMPrincipalARNs"], json({"arn:aws:iam::123456789012:role/consul-ecs/*"}));
-  EXPECT_EQ(consul.binding_rules.size(), 2u);
+  EXPECT_EQ(consul.binding_rules.size(), 4u);
   EXPECT_EQ(consul.policies.at("consul-ecs-mesh-gateway-policy")["Rules"], "mesh = \"write\"\npeering = \"read\"");
   EXPECT_EQ(consul.roles.at("consul-ecs-mesh-gateway-role")["Policies"],
             json::array({{{"Name", "consul-ecs-mesh-gateway-policy"}}}));
+  EXPECT_EQ(consul.policies.at("consul-ecs-api-gateway-policy")["Description"], "API Gateway token Policy");
+  EXPECT_EQ(consul.roles.at("consul-ecs-api-gateway-role")["Policies"],
+            json::array({{{"Name", "consul-ecs-api-gateway-policy"}}}));
+  EXPECT_EQ(consul.roles.at("consul-ecs-terminating-gateway-role")["Description"], "Terminating Gateway Role for ECS");
+  EXPECT_FALSE(consul.roles.at("consul-ecs-terminating-gateway-role").contains("Policies"));
   EXPECT_EQ(consul.policies.at("anonymous-token-policy")["Description"], "Anonymous token Policy");
   EXPECT_EQ(consul.anonymous_token["Policies"], json::array({{{"Name", "anonymous-token-policy"}}}));
 
@@ -223,8 +253,8 @@ TEST(ControllerAcl, ProvisionerCreatesEverythingThenWritesNothing) {
   EXPECT_TRUE(second.changes.empty()) << ::testing::PrintToString(second.changes);
   EXPECT_EQ(consul.writes(), writes);
   EXPECT_EQ(consul.index(), index);
-  // A steady pass is a handful of reads: policy, role, auth method, rules, anonymous token.
-  EXPECT_EQ(consul.log.size() - requests, 5u);
+  // A steady pass is a handful of reads: 2 policies, 3 roles, auth method, rules, anonymous token.
+  EXPECT_EQ(consul.log.size() - requests, 8u);
 }
 
 TEST(ControllerAcl, ProvisionerRecreatesWhatWasDeleted) {
@@ -235,10 +265,12 @@ TEST(ControllerAcl, ProvisionerRecreatesWhatWasDeleted) {
   consul.binding_rules.clear();
   consul.roles.clear();
   const auto again = provisioner.run();
-  EXPECT_EQ(again.changes.size(), 4u) << ::testing::PrintToString(again.changes);
+  EXPECT_EQ(again.changes.size(), 8u) << ::testing::PrintToString(again.changes);
   EXPECT_TRUE(consul.auth_methods.contains("iam-ecs-service-token"));
-  EXPECT_EQ(consul.binding_rules.size(), 2u);
+  EXPECT_EQ(consul.binding_rules.size(), 4u);
   EXPECT_TRUE(consul.roles.contains("consul-ecs-mesh-gateway-role"));
+  EXPECT_TRUE(consul.roles.contains("consul-ecs-api-gateway-role"));
+  EXPECT_TRUE(consul.roles.contains("consul-ecs-terminating-gateway-role"));
 }
 
 TEST(ControllerAcl, AnonymousTokenOnlyInThePrimaryDatacenter) {

@@ -347,8 +347,8 @@ TEST(ControllerReconciler, SteadyStateWith2000TasksIsConstantConsulRequests) {
   EXPECT_EQ(report.mesh_tasks, 2000u);
   EXPECT_EQ(report.stale_tasks, 0u);
   EXPECT_EQ(w.consul.index(), index);
-  // ACL checks (5 reads) + node services + token list, and no write.
-  EXPECT_EQ(w.consul.log.size() - before, 7u);
+  // ACL checks (8 reads) + node services + token list, and no write.
+  EXPECT_EQ(w.consul.log.size() - before, 10u);
   EXPECT_EQ(w.consul.writes(), w.consul.count("PUT", "/v1/acl/") + w.consul.count("PUT", "/v1/catalog/register"));
 }
 
