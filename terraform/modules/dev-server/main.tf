@@ -200,8 +200,8 @@ resource "aws_ecs_task_definition" "this" {
       error_message = "lb_enabled = true needs lb_subnets (the load balancer's subnets)."
     }
     precondition {
-      condition     = !local.mesh_gateway_wan_federation || var.primary_datacenter != ""
-      error_message = "WAN federation through mesh gateways (enable_mesh_gateway_wan_federation or primary_gateways) needs primary_datacenter."
+      condition     = length(var.primary_gateways) == 0 || var.primary_datacenter != ""
+      error_message = "primary_gateways (a secondary datacenter joined through the primary's mesh gateways) needs primary_datacenter: without it Consul takes this datacenter for the primary and refuses to start."
     }
   }
 }
