@@ -1,0 +1,112 @@
+# Test root for bad inputs (tests/e2e/test_terraform_dev_server.py): one
+# valid server, and with include_bad = true one more per bad input; a single
+# plan must then fail with each of the module's messages (one plan instead of
+# one per input: a plan costs seconds). No AWS call is made (the endpoint is
+# never reached).
+
+terraform {
+  required_version = ">= 1.4.0"
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+    }
+  }
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    ec2              = "http://127.0.0.1:9"
+    ecs              = "http://127.0.0.1:9"
+    elbv2            = "http://127.0.0.1:9"
+    iam              = "http://127.0.0.1:9"
+    secretsmanager   = "http://127.0.0.1:9"
+    servicediscovery = "http://127.0.0.1:9"
+    sts              = "http://127.0.0.1:9"
+  }
+}
+
+variable "include_bad" {
+  description = "false: only the valid instance (plan must pass); true: also one instance per bad input (plan must fail with every message)."
+  type        = bool
+  default     = false
+}
+
+locals {
+  bad = var.include_bad ? 1 : 0
+}
+
+module "valid" {
+  source = "../../modules/dev-server"
+
+  name            = "valid"
+  ecs_cluster_arn = "arn:aws:ecs:us-east-1:123456789012:cluster/invalid"
+  vpc_id          = "vpc-12345678"
+  subnet_ids      = ["subnet-12345678"]
+  tls             = true
+  acls            = true
+}
+
+module "wan_join_and_gateways" {
+  source = "../../modules/dev-server"
+  count  = local.bad
+
+  name               = "wan-join-and-gateways"
+  ecs_cluster_arn    = "arn:aws:ecs:us-east-1:123456789012:cluster/invalid"
+  vpc_id             = "vpc-12345678"
+  subnet_ids         = ["subnet-12345678"]
+  retry_join_wan     = ["10.1.0.10"]
+  primary_gateways   = ["10.0.0.1:8443"]
+  primary_datacenter = "dc1"
+}
+
+module "own_ca_missing" {
+  source = "../../modules/dev-server"
+  count  = local.bad
+
+  name            = "own-ca-missing"
+  ecs_cluster_arn = "arn:aws:ecs:us-east-1:123456789012:cluster/invalid"
+  vpc_id          = "vpc-12345678"
+  subnet_ids      = ["subnet-12345678"]
+  tls             = true
+  generate_ca     = false
+}
+
+module "own_token_missing" {
+  source = "../../modules/dev-server"
+  count  = local.bad
+
+  name                     = "own-token-missing"
+  ecs_cluster_arn          = "arn:aws:ecs:us-east-1:123456789012:cluster/invalid"
+  vpc_id                   = "vpc-12345678"
+  subnet_ids               = ["subnet-12345678"]
+  acls                     = true
+  generate_bootstrap_token = false
+}
+
+module "lb_without_subnets" {
+  source = "../../modules/dev-server"
+  count  = local.bad
+
+  name            = "lb-without-subnets"
+  ecs_cluster_arn = "arn:aws:ecs:us-east-1:123456789012:cluster/invalid"
+  vpc_id          = "vpc-12345678"
+  subnet_ids      = ["subnet-12345678"]
+  lb_enabled      = true
+}
+
+module "gateways_without_primary" {
+  source = "../../modules/dev-server"
+  count  = local.bad
+
+  name             = "gateways-without-primary"
+  ecs_cluster_arn  = "arn:aws:ecs:us-east-1:123456789012:cluster/invalid"
+  vpc_id           = "vpc-12345678"
+  subnet_ids       = ["subnet-12345678"]
+  primary_gateways = ["10.0.0.1:8443"]
+}
