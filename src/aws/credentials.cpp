@@ -8,6 +8,7 @@
 #include <sstream>
 #include <vector>
 
+#include "util/json_parse.h"
 #include "util/log.h"
 
 namespace consulecs::aws {
@@ -69,7 +70,7 @@ std::string transport_detail(const http::TransportError& error, const http::Requ
 
 std::string error_body_summary(const std::string& body) {
   // The agent answers errors with {"code": "...", "message": "..."}; nothing else is echoed.
-  const auto parsed = nlohmann::json::parse(body, nullptr, false);
+  const auto parsed = util::parse_json_or_discarded(body, "container credentials error response");
   if (!parsed.is_object()) return {};
   std::string summary;
   for (const char* key : {"code", "message"}) {
@@ -155,7 +156,7 @@ system_clock::time_point parse_rfc3339(std::string_view text) {
 }
 
 Credentials parse_container_credentials(std::string_view json_text) {
-  const auto parsed = nlohmann::json::parse(json_text, nullptr, false);
+  const auto parsed = util::parse_json_or_discarded(json_text, "container credentials response");
   if (!parsed.is_object()) throw CredentialsError("container credentials response is not a JSON object");
   auto field = [&](const char* name, bool required) -> std::string {
     const auto it = parsed.find(name);

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "config/schema_validator.h"
+#include "util/json_parse.h"
 
 namespace consulecs::config {
 
@@ -387,13 +388,6 @@ bool covered_by(const std::string& path, const std::string& reported) {
          (path[reported.size()] == '.' || path[reported.size()] == '[');
 }
 
-std::string syntax_error(const json::parse_error& e) {
-  // what() is "[json.exception.parse_error.101] parse error at line 3, column 1: ..."
-  std::string_view what = e.what();
-  if (auto pos = what.find("] "); pos != std::string_view::npos) what.remove_prefix(pos + 2);
-  return fmt::format("invalid JSON: {}", what);
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -431,9 +425,9 @@ std::string_view schema_version_name(SchemaVersion v) { return v == SchemaVersio
 Config load_config(std::string_view json_text, SchemaVersion schema) {
   json doc;
   try {
-    doc = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    throw ConfigError({syntax_error(e)});
+    doc = util::parse_json(json_text, "config");
+  } catch (const util::JsonParseError& e) {
+    throw ConfigError({e.detail()});
   }
 
   std::vector<ValidationError> errors = schema_validator(schema).validate(doc);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "util/json_fields.h"
+#include "util/json_parse.h"
 
 namespace consulecs::controller {
 namespace {
@@ -16,7 +17,12 @@ using util::string_field;
 std::optional<LoginMeta> parse_login_description(std::string_view description) {
   if (!description.starts_with(kLoginDescriptionPrefix)) return std::nullopt;
   description.remove_prefix(kLoginDescriptionPrefix.size());
-  const json meta = json::parse(description, nullptr, false);
+  json meta;
+  try {
+    meta = util::parse_json_or_discarded(description, "login token description");
+  } catch (const util::JsonParseError&) {
+    return std::nullopt;  // too deep: not a description Consul wrote for a login
+  }
   if (!meta.is_object()) return std::nullopt;
   LoginMeta out{string_field(meta, kTaskIdMeta), string_field(meta, kClusterMeta)};
   if (out.task_id.empty() || out.cluster.empty()) return std::nullopt;

@@ -8,6 +8,7 @@
 
 #include "aws/sts.h"
 #include "util/json_fields.h"
+#include "util/json_parse.h"
 #include "util/log.h"
 
 namespace consulecs::ecs {
@@ -38,7 +39,8 @@ std::string truncate(std::string text, std::size_t max) {
 // reads are kept (about halves the controller's CPU per reconcile at 2,000
 // tasks: less to allocate and free).
 json parse_body(std::string_view operation, const std::string& body) {
-  if (operation != "DescribeTasks") return json::parse(body, nullptr, false);
+  const std::string document = "ECS " + std::string(operation) + " response";
+  if (operation != "DescribeTasks") return util::parse_json_or_discarded(body, document);
   static const std::array<std::string_view, 10> kKept = {"taskArn",       "clusterArn", "taskDefinitionArn",
                                                          "lastStatus",    "desiredStatus", "group",
                                                          "tags",          "arn",           "reason",
@@ -49,7 +51,7 @@ json parse_body(std::string_view operation, const std::string& body) {
     const auto& key = parsed.get_ref<const std::string&>();
     return std::find(kKept.begin(), kKept.end(), key) != kKept.end();
   };
-  return json::parse(body, keep, false);
+  return util::parse_json_or_discarded(body, document, keep);
 }
 
 }  // namespace
@@ -100,7 +102,7 @@ bool is_retryable(long status, std::string_view code) {
 ApiError parse_error(std::string_view operation, const http::Response& response) {
   std::string code;
   std::string message;
-  const auto body = json::parse(response.body, nullptr, false);
+  const auto body = util::parse_json_or_discarded(response.body, "ECS " + std::string(operation) + " error response");
   if (body.is_object()) {
     code = string_field(body, "__type");
     if (code.empty()) code = string_field(body, "code");
@@ -237,6 +239,8 @@ json ApiClient::call(std::string_view operation, const json& request) {
         return parsed;
       }
       error = parse_error(operation, response);
+    } catch (const http::CancelledError& e) {
+      throw ApiError(std::string(operation), 0, "RequestCancelled", e.what(), false);  // shutting down
     } catch (const http::TransportError& e) {
       error = ApiError(std::string(operation), 0, "RequestError", e.what(), true);
     }

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "util/json_fields.h"
+#include "util/json_parse.h"
 
 namespace consulecs::ecs {
 namespace {
@@ -69,7 +70,7 @@ const Container* TaskMetadata::find_container(std::string_view name) const {
 }
 
 TaskMetadata parse_task_metadata(std::string_view json_text) {
-  json doc = json::parse(json_text, nullptr, false);
+  json doc = util::parse_json_or_discarded(json_text, "task metadata");
   if (doc.is_discarded() || !doc.is_object()) throw MetadataError("task metadata is not a JSON object");
   TaskMetadata task;
   task.cluster = string_field(doc, "Cluster");

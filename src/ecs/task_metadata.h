@@ -51,7 +51,9 @@ class MetadataError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Parses the JSON served at $ECS_CONTAINER_METADATA_URI_V4/task.
+// Parses the JSON served at $ECS_CONTAINER_METADATA_URI_V4/task. Throws
+// MetadataError, or util::JsonParseError (too_deep()) for a document nested
+// deeper than util::kMaxJsonDepth.
 TaskMetadata parse_task_metadata(std::string_view json_text);
 
 // Fetches task metadata from $ECS_CONTAINER_METADATA_URI_V4/task.
