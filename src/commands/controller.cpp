@@ -22,6 +22,8 @@
 #include "controller/settings.h"
 #include "ecs/api_client.h"
 #include "ecs/task_metadata.h"
+#include "http/client.h"
+#include "util/json_parse.h"
 #include "util/log.h"
 #include "util/retry.h"
 #include "util/signals.h"
@@ -83,6 +85,14 @@ int Controller::run() {
         task = metadata->fetch_task();
         failures.succeeded();
         break;
+      } catch (const util::JsonParseError& e) {
+        // Well-formed but absurdly deep: no ECS agent answers that, and
+        // asking again will not change it.
+        if (e.too_deep()) {
+          log::error("{}", e.what());
+          return 1;
+        }
+        failures.failed(e.what());
       } catch (const std::exception& e) {
         failures.failed(e.what());
       }
@@ -103,7 +113,11 @@ int Controller::run() {
     return 1;
   }
 
-  consul::Client consul(consul::http_server_config(cfg_));
+  consul::ServerConfig consul_config = consul::http_server_config(cfg_);
+  // Listings of every login token and of the cluster node's services grow
+  // with the fleet (MBs at thousands of tasks): not the control-plane's 1 s.
+  consul_config.request_timeout = std::chrono::seconds(30);
+  consul::Client consul(consul_config);
   try {
     const std::string token = bootstrap_token();
     if (token.empty()) {
@@ -218,7 +232,7 @@ int run_controller(const Args& raw_args) {
   if (!cfg) return 1;
 
   signals::StopFlag stop;
-  signals::ShutdownSignals shutdown_signals(stop);
+  signals::ShutdownSignals shutdown_signals(stop, http::cancel_in_flight);
   Controller controller(std::move(*cfg), interval, stop);
   return controller.run();
 }

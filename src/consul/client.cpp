@@ -1,6 +1,7 @@
 #include "consul/client.h"
 
 #include "consul/servers.h"
+#include "util/json_parse.h"
 #include "util/log.h"
 
 namespace consulecs::consul {
@@ -29,11 +30,16 @@ http::Response Client::send_with_failover(http::Request request, const std::stri
   if (with_token && !token_.empty()) request.headers.emplace_back("X-Consul-Token", token_);
   // Re-resolve once per call when the known addresses are exhausted, so a
   // replaced server fleet (new IPs behind the same DNS name) is picked up.
+  // The second round only runs when resolving again gives other addresses:
+  // trying the same ones again at once would double the time a silent
+  // server costs and change nothing.
   std::string last_error;
   for (int round = 0; round < 2; ++round) {
     if (addresses_.empty() || round == 1) {
       try {
-        addresses_ = resolve_servers(config_.hosts);
+        auto resolved = resolve_servers(config_.hosts);
+        if (round == 1 && resolved == addresses_) break;
+        addresses_ = std::move(resolved);
         next_ = 0;
       } catch (const ServerResolveError& e) {
         throw UnavailableError(e.what());
@@ -44,6 +50,8 @@ http::Response Client::send_with_failover(http::Request request, const std::stri
       request.url = base_url(address) + path;
       try {
         return http_.send(request);
+      } catch (const http::CancelledError& e) {
+        throw UnavailableError(e.what());  // shutting down: no other server either
       } catch (const http::TransportError& e) {
         last_error = e.what();
         log::debug("consul server {} unreachable: {}", address, last_error);
@@ -55,13 +63,15 @@ http::Response Client::send_with_failover(http::Request request, const std::stri
 }
 
 nlohmann::json Client::call(const std::string& method, const std::string& path, const nlohmann::json* body) {
-  return call(method, path, body, true);
+  return call(method, path, body, true, config_.request_timeout);
 }
 
 nlohmann::json Client::call(const std::string& method, const std::string& path, const nlohmann::json* body,
-                            bool with_token) {
+                            bool with_token, std::chrono::milliseconds timeout) {
   http::Request request;
   request.method = method;
+  request.timeout = timeout;
+  request.connect_timeout = config_.connect_timeout;
   if (body != nullptr) {
     request.body = body->dump();
     request.headers.emplace_back("Content-Type", "application/json");
@@ -73,7 +83,7 @@ nlohmann::json Client::call(const std::string& method, const std::string& path, 
     throw ApiError(response.status, method + " " + path + ": HTTP " + std::to_string(response.status) + ": " + detail);
   }
   if (response.body.empty()) return nullptr;
-  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+  auto parsed = util::parse_json_or_discarded(response.body, "Consul answer to " + method + " " + path);
   return parsed.is_discarded() ? nlohmann::json(response.body) : parsed;
 }
 
@@ -88,7 +98,7 @@ AclToken Client::login(const LoginRequest& request) {
   }
   if (!request.partition.empty()) path += sep + "partition=" + http::url_encode(request.partition);
   // Login must not carry an existing token.
-  const nlohmann::json result = call("POST", path, &body, /*with_token=*/false);
+  const nlohmann::json result = call("POST", path, &body, /*with_token=*/false, config_.login_timeout);
   AclToken token;
   token.accessor_id = result.value("AccessorID", "");
   token.secret_id = result.value("SecretID", "");

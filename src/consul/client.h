@@ -1,6 +1,7 @@
 #pragma once
 // Consul HTTP API client: the calls consul-ecs makes, with fail-over across
 // the addresses `consulServers.hosts` resolves to.
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,19 @@ struct ServerConfig {
   int port = 8500;
   bool https = false;
   http::TlsOptions tls;
+
+  // Per HTTP attempt (one server). The control-plane's calls are small:
+  // a Consul that answers at all answers them in milliseconds, and one that
+  // does not (no leader yet, a half-dead server, a black-holed connection)
+  // must not hold back the next attempt, so a health change lands at most
+  // ~1 s after Consul answers again (docs/architecture.md, "Timeouts").
+  // Connect (TCP + TLS) within 1 s; the controller raises `request` for its
+  // large listings.
+  std::chrono::milliseconds connect_timeout{http::Request::kDefaultConnectTimeout};
+  std::chrono::milliseconds request_timeout{1000};
+  // POST /v1/acl/login: Consul verifies the bearer token by calling AWS STS
+  // (and IAM with includeEntity) before answering.
+  std::chrono::milliseconds login_timeout{10000};
 };
 
 // Consul answered with a non-2xx status.
@@ -28,7 +42,8 @@ class ApiError : public std::runtime_error {
   long status_;
 };
 
-// No server could be reached (every address failed at the transport level).
+// No server could be reached (every address failed at the transport level),
+// or http::cancel_in_flight() interrupted the request (no fail-over then).
 class UnavailableError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -74,7 +89,8 @@ class Client {
   std::string current_address();
 
  private:
-  nlohmann::json call(const std::string& method, const std::string& path, const nlohmann::json* body, bool with_token);
+  nlohmann::json call(const std::string& method, const std::string& path, const nlohmann::json* body, bool with_token,
+                      std::chrono::milliseconds timeout);
   http::Response send_with_failover(http::Request request, const std::string& path, bool with_token);
   std::string base_url(const std::string& address) const;
 

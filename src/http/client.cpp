@@ -3,13 +3,46 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <mutex>
+#include <vector>
 
 namespace consulecs::http {
 namespace {
 
 std::once_flag g_curl_init;
+
+// Requests in flight, by the multi handle driving each, and the generation
+// they started in. cancel_in_flight() bumps the generation and wakes every
+// registered handle from curl_multi_poll; a request whose generation is no
+// longer current stops. Registering and bumping under one mutex means a
+// request either started before the bump (and is woken) or after it (and
+// carries the new generation).
+std::mutex g_in_flight_mutex;
+std::vector<CURLM*> g_in_flight;  // guarded by g_in_flight_mutex
+std::atomic<std::uint64_t> g_generation{0};
+
+class InFlight {
+ public:
+  explicit InFlight(CURLM* multi) : multi_(multi) {
+    std::lock_guard lock(g_in_flight_mutex);
+    generation_ = g_generation.load();
+    g_in_flight.push_back(multi_);
+  }
+  ~InFlight() {
+    std::lock_guard lock(g_in_flight_mutex);
+    const auto it = std::find(g_in_flight.begin(), g_in_flight.end(), multi_);
+    if (it != g_in_flight.end()) g_in_flight.erase(it);
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  bool cancelled() const { return g_generation.load() != generation_; }
+
+ private:
+  CURLM* multi_;
+  std::uint64_t generation_ = 0;
+};
 
 size_t write_body(char* data, size_t size, size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
@@ -50,18 +83,75 @@ std::optional<std::string> Response::header(std::string_view name) const {
   return std::nullopt;
 }
 
+void cancel_in_flight() {
+  std::lock_guard lock(g_in_flight_mutex);
+  ++g_generation;
+  for (CURLM* multi : g_in_flight) curl_multi_wakeup(multi);  // thread-safe by contract
+}
+
+std::uint64_t cancel_generation() { return g_generation.load(); }
+
 struct Client::Impl {
   CURL* curl = nullptr;
+  CURLM* multi = nullptr;  // drives `curl`; owns the connection cache
+
+  // curl_easy_perform, but through the multi handle so that
+  // cancel_in_flight() can wake it. Returns the transfer's result.
+  CURLcode perform(bool& cancelled) {
+    InFlight in_flight(multi);
+    cancelled = false;
+    if (curl_multi_add_handle(multi, curl) != CURLM_OK) return CURLE_FAILED_INIT;
+    CURLcode result = CURLE_OK;
+    bool done = false;
+    while (!done) {
+      int running = 0;
+      if (curl_multi_perform(multi, &running) != CURLM_OK) {
+        result = CURLE_FAILED_INIT;
+        break;
+      }
+      int queued = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+        if (message->msg == CURLMSG_DONE && message->easy_handle == curl) {
+          result = message->data.result;
+          done = true;
+        }
+      }
+      if (done) break;
+      if (in_flight.cancelled()) {
+        cancelled = true;
+        break;
+      }
+      // Wakes on socket activity, curl's own timers (timeouts included) or
+      // curl_multi_wakeup; 1 s is only an upper bound.
+      if (curl_multi_poll(multi, nullptr, 0, 1000, nullptr) != CURLM_OK) {
+        result = CURLE_FAILED_INIT;
+        break;
+      }
+      if (in_flight.cancelled()) {
+        cancelled = true;
+        break;
+      }
+    }
+    curl_multi_remove_handle(multi, curl);
+    return result;
+  }
 };
 
 Client::Client() : impl_(std::make_unique<Impl>()) {
   std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   impl_->curl = curl_easy_init();
-  if (impl_->curl == nullptr) throw TransportError("curl_easy_init failed");
+  impl_->multi = curl_multi_init();
+  if (impl_->curl == nullptr || impl_->multi == nullptr) {
+    if (impl_->curl) curl_easy_cleanup(impl_->curl);
+    if (impl_->multi) curl_multi_cleanup(impl_->multi);
+    throw TransportError("curl initialisation failed");
+  }
 }
 
 Client::~Client() {
-  if (impl_ && impl_->curl) curl_easy_cleanup(impl_->curl);
+  if (!impl_) return;
+  if (impl_->curl) curl_easy_cleanup(impl_->curl);
+  if (impl_->multi) curl_multi_cleanup(impl_->multi);
 }
 
 Response Client::send(const Request& request) {
@@ -72,7 +162,8 @@ Response Client::send(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min<long>(3000L, static_cast<long>(request.timeout.count())));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(request.connect_timeout, request.timeout).count()));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, write_header);
@@ -145,9 +236,11 @@ Response Client::send(const Request& request) {
 
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  const CURLcode rc = curl_easy_perform(curl);
+  bool cancelled = false;
+  const CURLcode rc = impl_->perform(cancelled);
   curl_slist_free_all(header_list);
   curl_slist_free_all(resolve_list);
+  if (cancelled) throw CancelledError(request.method + " " + request.url + ": cancelled (shutting down)");
   if (rc != CURLE_OK) {
     std::string detail = error_buffer[0] ? error_buffer : curl_easy_strerror(rc);
     throw TransportError(request.method + " " + request.url + ": " + detail);

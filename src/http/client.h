@@ -1,7 +1,16 @@
 #pragma once
 // A small blocking HTTP client over libcurl. One Client per thread: it keeps
-// one curl easy handle so connections are reused between requests.
+// one curl easy handle (and the multi handle that drives it) so connections
+// are reused between requests.
+//
+// Cancellation: http::cancel_in_flight() makes every request in flight in the
+// process fail at once with CancelledError, whatever it is waiting for
+// (connect, TLS, a server that never answers); requests started after the
+// call are not affected, so a command can still make its shutdown requests
+// after a SIGTERM. The long-running commands call it from their signal
+// thread (signals::ShutdownSignals' on-signal hook).
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,7 +28,15 @@ struct Request {
   std::string url;
   Headers headers;
   std::string body;
+  // Whole request (connect included); and the connect phase alone (TCP
+  // connect + TLS handshake), capped by `timeout`.
   std::chrono::milliseconds timeout{10000};
+  std::chrono::milliseconds connect_timeout{kDefaultConnectTimeout};
+
+  // 1 s: a TCP connect and TLS handshake on a LAN/VPC take milliseconds, so
+  // anything slower is a server that is down, black-holed or overloaded, and
+  // failing over (or retrying next cycle) beats waiting.
+  static constexpr std::chrono::milliseconds kDefaultConnectTimeout{1000};
 };
 
 struct Response {
@@ -37,6 +54,21 @@ class TransportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The request was in flight when cancel_in_flight() was called.
+class CancelledError : public TransportError {
+ public:
+  using TransportError::TransportError;
+};
+
+// Cancels every request in flight in this process (any Client, any thread):
+// each fails within milliseconds with CancelledError. Requests started after
+// this call run normally. Thread-safe; not async-signal-safe (it takes a
+// mutex): call it from a signal-waiting thread, not a signal handler.
+void cancel_in_flight();
+
+// How many times cancel_in_flight() was called (for tests and logs).
+std::uint64_t cancel_generation();
+
 struct TlsOptions {
   bool verify = true;
   std::string ca_file;        // PEM file path; empty = system store
@@ -52,7 +84,8 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   void set_tls(TlsOptions tls) { tls_ = std::move(tls); }
-  // Throws TransportError when no HTTP response was received.
+  // Throws TransportError when no HTTP response was received (CancelledError
+  // when cancel_in_flight() interrupted it).
   Response send(const Request& request);
 
  private:

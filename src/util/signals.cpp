@@ -39,16 +39,21 @@ namespace {
 constexpr int kWakeSignal = SIGUSR2;
 }  // namespace
 
-ShutdownSignals::ShutdownSignals(StopFlag& stop) {
+ShutdownSignals::ShutdownSignals(StopFlag& stop, std::function<void()> on_first_signal) {
   block({SIGTERM, SIGINT, kWakeSignal});
-  thread_ = std::thread([&stop] {
+  thread_ = std::thread([&stop, on_first_signal = std::move(on_first_signal)] {
     sigset_t set = make_set({SIGTERM, SIGINT, kWakeSignal});
+    bool first = true;
     while (true) {
       const int sig = sigwaitinfo(&set, nullptr);
       if (sig == kWakeSignal) return;
       if (sig == SIGTERM || sig == SIGINT) {
         log::info("received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        // The flag first: whoever sees a request cancelled by the hook
+        // also sees the stop, and starts no new request but shutdown ones.
         stop.request();
+        if (first && on_first_signal) on_first_signal();
+        first = false;
       }
     }
   });

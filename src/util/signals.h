@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <csignal>
 #include <initializer_list>
 #include <mutex>
@@ -34,9 +35,12 @@ class StopFlag {
 // Turns SIGTERM/SIGINT into StopFlag::request() on a dedicated thread that
 // blocks in sigwaitinfo (no timeout, no wake-ups). Blocks the signals in the
 // constructing thread first, so create it before any other thread.
+// `on_first_signal` runs on that thread right after the first request()
+// (later signals do not run it again), e.g. http::cancel_in_flight to cut
+// requests that were hanging when the shutdown began.
 class ShutdownSignals {
  public:
-  explicit ShutdownSignals(StopFlag& stop);
+  explicit ShutdownSignals(StopFlag& stop, std::function<void()> on_first_signal = {});
   ~ShutdownSignals();
   ShutdownSignals(const ShutdownSignals&) = delete;
   ShutdownSignals& operator=(const ShutdownSignals&) = delete;

@@ -1,0 +1,193 @@
+#include "http/client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "consul/client.h"
+#include "support/tiny_http_server.h"
+
+namespace consulecs::http {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using consulecs::testing::http_response;
+using consulecs::testing::SilentHttpServer;
+using consulecs::testing::TinyHttpServer;
+using ::testing::HasSubstr;
+
+Request get(int port, std::chrono::milliseconds timeout) {
+  Request request;
+  request.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/status/leader";
+  request.timeout = timeout;
+  return request;
+}
+
+long long ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+// Waits until the silent server has accepted `n` connections.
+void wait_for_connections(const SilentHttpServer& server, int n) {
+  const auto deadline = Clock::now() + 5s;
+  while (server.connections() < n && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  ASSERT_GE(server.connections(), n);
+}
+
+TEST(HttpClient, SilentServerTimesOutAfterTheRequestTimeout) {
+  SilentHttpServer server;
+  Client client;
+  const auto start = Clock::now();
+  try {
+    (void)client.send(get(server.port(), 300ms));
+    FAIL() << "no error";
+  } catch (const CancelledError&) {
+    FAIL() << "a timeout is not a cancellation";
+  } catch (const TransportError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("timed out"));
+  }
+  const auto elapsed = ms_since(start);
+  EXPECT_GE(elapsed, 290);
+  EXPECT_LT(elapsed, 1500);
+}
+
+TEST(HttpClient, StillAnswersNormally) {
+  TinyHttpServer server(http_response(200, R"({"ok":true})"));
+  Client client;
+  const Response response = client.send(get(server.port(), 2s));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, R"({"ok":true})");
+  EXPECT_EQ(response.header("content-type"), "application/json");
+}
+
+TEST(HttpClient, CancelInterruptsRequestsInFlightAtOnce) {
+  SilentHttpServer server;
+  const auto generation = cancel_generation();
+  // Two clients on two threads, both waiting on a server that never answers.
+  auto hung = [&] {
+    Client client;
+    const auto start = Clock::now();
+    try {
+      (void)client.send(get(server.port(), 20s));
+      return std::string("answered");
+    } catch (const CancelledError& e) {
+      return std::string("cancelled after ") + std::to_string(ms_since(start)) + " ms: " + e.what();
+    } catch (const TransportError& e) {
+      return std::string("transport error: ") + e.what();
+    }
+  };
+  auto first = std::async(std::launch::async, hung);
+  auto second = std::async(std::launch::async, hung);
+  wait_for_connections(server, 2);
+  std::this_thread::sleep_for(50ms);  // both are in curl_multi_poll now
+  const auto cancelled_at = Clock::now();
+  cancel_in_flight();
+  EXPECT_EQ(cancel_generation(), generation + 1);
+  ASSERT_EQ(first.wait_for(2s), std::future_status::ready);
+  ASSERT_EQ(second.wait_for(2s), std::future_status::ready);
+  EXPECT_LT(ms_since(cancelled_at), 500) << "cancellation must not wait for curl's 1 s idle tick";
+  EXPECT_THAT(first.get(), HasSubstr("cancelled (shutting down)"));
+  EXPECT_THAT(second.get(), HasSubstr("cancelled (shutting down)"));
+}
+
+TEST(HttpClient, RequestsStartedAfterTheCancelAreNotCancelled) {
+  cancel_in_flight();
+  TinyHttpServer server(http_response(200, "{}"));
+  Client client;
+  EXPECT_EQ(client.send(get(server.port(), 2s)).status, 200);
+  // ... and one that hangs runs into its own timeout, not a cancellation.
+  SilentHttpServer silent;
+  EXPECT_THROW(
+      {
+        try {
+          (void)client.send(get(silent.port(), 200ms));
+        } catch (const CancelledError&) {
+          ADD_FAILURE() << "cancelled although started after cancel_in_flight()";
+          throw;
+        }
+      },
+      TransportError);
+}
+
+TEST(HttpClient, ReusedClientAfterACancelWorks) {
+  SilentHttpServer silent;
+  TinyHttpServer server(http_response(200, "{}"));
+  Client client;
+  auto hung = std::async(std::launch::async, [&] {
+    try {
+      (void)client.send(get(silent.port(), 20s));
+    } catch (const CancelledError&) {
+      return true;
+    } catch (const TransportError&) {
+    }
+    return false;
+  });
+  wait_for_connections(silent, 1);
+  cancel_in_flight();
+  ASSERT_TRUE(hung.get());
+  EXPECT_EQ(client.send(get(server.port(), 2s)).status, 200);
+}
+
+TEST(HttpClient, ConnectTimeoutIsCappedByTheRequestTimeout) {
+  // Only checks that a connect timeout larger than the request timeout does
+  // not extend it.
+  SilentHttpServer server;
+  Client client;
+  Request request = get(server.port(), 200ms);
+  request.connect_timeout = 5s;
+  const auto start = Clock::now();
+  EXPECT_THROW((void)client.send(request), TransportError);
+  EXPECT_LT(ms_since(start), 1500);
+}
+
+consul::ServerConfig consul_config(int port) {
+  consul::ServerConfig config;
+  config.hosts = "127.0.0.1";
+  config.port = port;
+  return config;
+}
+
+TEST(ConsulTimeouts, Defaults) {
+  const consul::ServerConfig config;
+  EXPECT_EQ(config.connect_timeout, 1000ms);
+  EXPECT_EQ(config.request_timeout, 1000ms);
+  EXPECT_EQ(config.login_timeout, 10000ms);
+}
+
+TEST(ConsulTimeouts, ASilentConsulCostsOneRequestTimeout) {
+  SilentHttpServer server;
+  consul::Client client(consul_config(server.port()));
+  const auto start = Clock::now();
+  EXPECT_THROW(client.catalog_register(nlohmann::json::object()), consul::UnavailableError);
+  const auto elapsed = ms_since(start);
+  EXPECT_GE(elapsed, 990);
+  EXPECT_LT(elapsed, 1900) << "no second round against the same address";
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(ConsulTimeouts, CancelStopsWithoutFailingOver) {
+  SilentHttpServer server;
+  consul::ServerConfig config = consul_config(server.port());
+  config.request_timeout = 20s;
+  consul::Client client(config);
+  auto call = std::async(std::launch::async, [&] {
+    try {
+      client.call("GET", "/v1/agent/self");
+    } catch (const consul::UnavailableError& e) {
+      return std::string(e.what());
+    }
+    return std::string("answered");
+  });
+  wait_for_connections(server, 1);
+  cancel_in_flight();
+  ASSERT_EQ(call.wait_for(2s), std::future_status::ready);
+  EXPECT_THAT(call.get(), HasSubstr("cancelled"));
+  EXPECT_EQ(server.connections(), 1);
+}
+
+}  // namespace
+}  // namespace consulecs::http
