@@ -211,6 +211,13 @@ int ControlPlane::run() {
     consul_.emplace(consul::http_server_config(cfg_));
     login();
     regs_ = mesh::build_registrations(cfg_, task_);
+    // As the reference: Locality only where the ECS agent set AWS_REGION
+    // (it always does on ECS), so a bed without it makes no rejected write
+    // on a Consul before 1.17.
+    if (const char* region = std::getenv("AWS_REGION"); region == nullptr || *region == '\0') {
+      if (regs_.service) mesh::strip_locality(regs_.service->body);
+      mesh::strip_locality(regs_.proxy.body);
+    }
     sync_.emplace(regs_.node, regs_.node_address, regs_.partition, regs_.all_checks());
     register_task();
     write_bootstrap_files();

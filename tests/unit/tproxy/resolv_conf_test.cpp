@@ -81,14 +81,5 @@ TEST_F(ResolvConfFileTest, MissingFileIsCreated) {
   EXPECT_EQ(read(), "nameserver 127.0.0.1\n");
 }
 
-TEST_F(ResolvConfFileTest, UnwritableDirectoryFallsBackToWritingInPlace) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
-  std::ofstream(path_) << "nameserver 10.0.0.2\n";
-  ::chmod(dir_.c_str(), 0555);
-  EXPECT_EQ(configure_consul_dns(path_), "nameserver 127.0.0.1\nnameserver 10.0.0.2\n");
-  ::chmod(dir_.c_str(), 0755);
-  EXPECT_EQ(read(), "nameserver 127.0.0.1\nnameserver 10.0.0.2\n");
-}
-
 }  // namespace
 }  // namespace consulecs::tproxy
