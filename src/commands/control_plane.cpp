@@ -24,6 +24,7 @@
 #include "consul/login.h"
 #include "consul/server_config.h"
 #include "ecs/task_metadata.h"
+#include "http/client.h"
 #include "http/health_server.h"
 #include "mesh/anti_entropy.h"
 #include "mesh/containers.h"
@@ -31,6 +32,7 @@
 #include "mesh/registration.h"
 #include "process/child.h"
 #include "util/files.h"
+#include "util/json_parse.h"
 #include "util/log.h"
 #include "util/retry.h"
 #include "util/signals.h"
@@ -185,6 +187,10 @@ auto ControlPlane::retry(const std::string& what, F&& attempt) -> decltype(attem
       }
     } catch (const Stopped&) {
       throw;
+    } catch (const util::JsonParseError& e) {
+      // A document nested past the limit will not get better by retrying.
+      if (e.too_deep()) throw;
+      failures.failed(e.what());
     } catch (const std::exception& e) {
       failures.failed(e.what());
     }
@@ -693,7 +699,9 @@ int run_control_plane(const Args& raw_args) {
   if (!cfg) return 1;
 
   signals::StopFlag stop;
-  signals::ShutdownSignals shutdown_signals(stop);
+  // The first SIGTERM also cuts every request in flight (to a Consul that
+  // accepts and never answers, say); the shutdown's own requests start after.
+  signals::ShutdownSignals shutdown_signals(stop, http::cancel_in_flight);
   ControlPlane control_plane(std::move(*cfg), stop);
   const int code = control_plane.run();
   return code;

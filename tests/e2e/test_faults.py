@@ -455,9 +455,9 @@ def test_sigterm_while_consul_never_answers(run_control_plane, make_task, consul
     rc = wait_exit(cp, 45)
     elapsed = time.monotonic() - t0
     assert rc == 1, cp.describe()
-    if elapsed >= 4 + 2:
-        pytest.xfail(f"a request to a silent Consul held the stop for {elapsed:.1f}s "
-                     "(HTTP timeouts / interruptible requests: the robustness part of issue 10)")
+    # The request in flight at SIGTERM is cut, later ones time out in 1 s:
+    # the stop ends within its budget (4 s here) plus one request.
+    assert elapsed < 4 + 2, f"a request to a silent Consul held the stop for {elapsed:.1f}s"
 
 
 # ------------------------------------------------------- crashes and kills
@@ -507,14 +507,11 @@ def test_deep_config_is_an_error_not_a_crash(run_control_plane, make_task, cp_co
     path.write_text(raw)
     cp = run_control_plane(None, make_task(register_node=False), args=["control-plane", "-config-file", str(path)])
     rc = wait_exit(cp, 20)
-    if rc == -signal.SIGSEGV:
-        pytest.xfail("stack overflow in the config reader (JSON nesting limit: the robustness part of issue 10)")
     assert rc == 1, f"exit {rc}\n{cp.describe()}"
 
 
-def test_deep_metadata_document_is_not_a_crash(run_control_plane, make_task, cp_config, emulator):
-    """Task metadata nesting 100,000 levels: retried like any bad answer,
-    never a crash."""
+def test_deep_metadata_document_is_not_a_crash(run_control_plane, make_task, cp_config, emulator, consul):
+    """Task metadata nesting 100,000 levels: a clear error, never a crash."""
     deep = ('{"Cluster":"c","TaskARN":"arn:aws:ecs:us-east-1:123456789012:task/c/t","Containers":[' +
             nested(100_000) + "]}").encode()
 
@@ -535,11 +532,11 @@ def test_deep_metadata_document_is_not_a_crash(run_control_plane, make_task, cp_
         task = make_task(register_node=False)
         cp = run_control_plane(cp_config, task, env_extra={
             "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{srv.server_address[1]}/v4/x"})
-        time.sleep(3)
-        assert cp.alive(), f"exit {cp.proc.returncode} (139 = stack overflow)\n{cp.describe()}"
-        assert cp.health() == 500
-        cp.signal(signal.SIGTERM)
-        assert wait_exit(cp, 5) == 0, cp.describe()
+        # Too deep is not a glitch a retry could fix: a clear error, exit 1
+        # (a stack overflow would be -SIGSEGV), nothing registered.
+        assert wait_exit(cp, 10) == 1, cp.describe()
+        assert "nesting" in cp.output()
+        assert consul.catalog_node(task.cluster_arn) is None
     finally:
         srv.shutdown()
         srv.server_close()
