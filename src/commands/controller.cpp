@@ -232,7 +232,9 @@ int run_controller(const Args& raw_args) {
   if (!cfg) return 1;
 
   signals::StopFlag stop;
-  signals::ShutdownSignals shutdown_signals(stop, http::cancel_in_flight);
+  // Nothing to ask Consul or ECS once stopping: the reconcile in progress
+  // fails fast instead of waiting out each request.
+  signals::ShutdownSignals shutdown_signals(stop, http::cancel_all);
   Controller controller(std::move(*cfg), interval, stop);
   return controller.run();
 }

@@ -22,6 +22,7 @@ std::once_flag g_curl_init;
 std::mutex g_in_flight_mutex;
 std::vector<CURLM*> g_in_flight;  // guarded by g_in_flight_mutex
 std::atomic<std::uint64_t> g_generation{0};
+std::atomic<bool> g_all_cancelled{false};  // cancel_all(): later requests fail too
 
 class InFlight {
  public:
@@ -37,7 +38,7 @@ class InFlight {
   }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;
-  bool cancelled() const { return g_generation.load() != generation_; }
+  bool cancelled() const { return g_all_cancelled.load() || g_generation.load() != generation_; }
 
  private:
   CURLM* multi_;
@@ -89,6 +90,11 @@ void cancel_in_flight() {
   for (CURLM* multi : g_in_flight) curl_multi_wakeup(multi);  // thread-safe by contract
 }
 
+void cancel_all() {
+  g_all_cancelled.store(true);
+  cancel_in_flight();
+}
+
 std::uint64_t cancel_generation() { return g_generation.load(); }
 
 struct Client::Impl {
@@ -99,7 +105,8 @@ struct Client::Impl {
   // cancel_in_flight() can wake it. Returns the transfer's result.
   CURLcode perform(bool& cancelled) {
     InFlight in_flight(multi);
-    cancelled = false;
+    cancelled = in_flight.cancelled();
+    if (cancelled) return CURLE_ABORTED_BY_CALLBACK;
     if (curl_multi_add_handle(multi, curl) != CURLM_OK) return CURLE_FAILED_INIT;
     CURLcode result = CURLE_OK;
     bool done = false;

@@ -8,7 +8,8 @@
 // (connect, TLS, a server that never answers); requests started after the
 // call are not affected, so a command can still make its shutdown requests
 // after a SIGTERM. The long-running commands call it from their signal
-// thread (signals::ShutdownSignals' on-signal hook).
+// thread (signals::ShutdownSignals' on-signal hook); cancel_all() also fails
+// every later request.
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -65,6 +66,11 @@ class CancelledError : public TransportError {
 // this call run normally. Thread-safe; not async-signal-safe (it takes a
 // mutex): call it from a signal-waiting thread, not a signal handler.
 void cancel_in_flight();
+
+// cancel_in_flight(), and every later request fails at once with
+// CancelledError too: for a command that has nothing left to ask anyone once
+// a shutdown began (the controller). Same thread rules.
+void cancel_all();
 
 // How many times cancel_in_flight() was called (for tests and logs).
 std::uint64_t cancel_generation();

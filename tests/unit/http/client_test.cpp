@@ -144,6 +144,39 @@ TEST(HttpClient, ConnectTimeoutIsCappedByTheRequestTimeout) {
   EXPECT_LT(ms_since(start), 1500);
 }
 
+// cancel_all() is sticky for the whole process: run it in a forked child.
+TEST(HttpClientDeathTest, CancelAllAlsoFailsLaterRequests) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  EXPECT_EXIT(
+      {
+        SilentHttpServer silent;
+        TinyHttpServer server(http_response(200, "{}"));
+        Client client;
+        auto hung = std::async(std::launch::async, [&] {
+          try {
+            (void)client.send(get(silent.port(), 20s));
+          } catch (const CancelledError&) {
+            return true;
+          } catch (const TransportError&) {
+          }
+          return false;
+        });
+        const auto deadline = Clock::now() + 5s;
+        while (silent.connections() < 1 && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+        cancel_all();
+        bool later_cancelled = false;
+        try {
+          Client other;
+          (void)other.send(get(server.port(), 2s));
+        } catch (const CancelledError&) {
+          later_cancelled = true;
+        }
+        const bool ok = hung.get() && later_cancelled && server.requests().empty();
+        std::_Exit(ok ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 consul::ServerConfig consul_config(int port) {
   consul::ServerConfig config;
   config.hosts = "127.0.0.1";
