@@ -1,5 +1,5 @@
 # Entry points; the scripts do the work (see scripts/).
-.PHONY: all build image test e2e setup consul clean bench demo
+.PHONY: all build image test e2e setup consul clean bench demo fuzz
 
 all: build
 
@@ -25,6 +25,12 @@ test:
 e2e:
 	scripts/test.sh --e2e-only
 
+# libFuzzer targets (fuzz/) under ASan+UBSan, FUZZ_SECONDS each (default 600);
+# results in build-fuzz/fuzz-summary.md. See bench/README.md, "Fuzzing".
+fuzz:
+	scripts/setup.sh --deps-only
+	scripts/fuzz.sh
+
 # Benchmarks against the reference consul-ecs (setup + build + bench/run.sh);
 # BENCH_ARGS=--quick for a smoke run. See bench/README.md.
 bench:
@@ -36,4 +42,4 @@ demo:
 	scripts/demo.sh $(DEMO_ARGS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The single test command: setup, build, unit tests (plain and sanitizer
-# builds), then the end-to-end suite against build/consul-ecs.
+# builds), a short libFuzzer run of each fuzz/ target, then the end-to-end
+# suite against build/consul-ecs.
 #
 #   scripts/test.sh                 everything
-#   scripts/test.sh --no-asan       skip the sanitizer build
+#   scripts/test.sh --no-asan       skip the sanitizer build and the fuzzing
 #   scripts/test.sh --e2e-only      only the e2e suite (binary from $CONSUL_ECS_BIN
 #                                   or build/consul-ecs, which must exist)
 #   scripts/test.sh -- <pytest args>   extra arguments for pytest (e.g. -k login)
@@ -70,6 +71,11 @@ if [[ $E2E_ONLY -eq 0 ]]; then
     else
       failures+=("sanitizer build")
     fi
+  fi
+
+  if [[ $ASAN -eq 1 ]]; then
+    phase "fuzzing (build-fuzz/: clang, libFuzzer + ASan + UBSan, ${FUZZ_SECONDS:-20} s per target)"
+    FUZZ_SECONDS="${FUZZ_SECONDS:-20}" scripts/fuzz.sh || failures+=("fuzzing")
   fi
 fi
 

@@ -149,6 +149,9 @@ system_clock::time_point parse_rfc3339(std::string_view text) {
 
   const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
                                          std::chrono::day(static_cast<unsigned>(day))};
+  // system_clock counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11.
+  // A year outside it would overflow (UB), found by fuzz/aws_credentials.cpp.
+  if (year < 1678 || year > 2261) throw fail();
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) throw fail();
   const auto time = std::chrono::sys_days(date) + std::chrono::hours(hour) + std::chrono::minutes(minute) +
                     std::chrono::seconds(second) - offset;

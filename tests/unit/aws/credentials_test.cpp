@@ -111,6 +111,18 @@ TEST(CredentialsParse, Rfc3339) {
   }
 }
 
+// Found by fuzz/aws_credentials.cpp: a year past 2262 overflowed the
+// nanosecond count of system_clock (UBSan: signed integer overflow).
+TEST(CredentialsParse, Rfc3339YearsOutsideTheClockAreErrors) {
+  for (const char* bad : {"4052-12-01T12:34:56Z", "9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "0001-01-01T00:00:00Z",
+                          "1677-01-01T00:00:00Z"}) {
+    EXPECT_THROW(parse_rfc3339(bad), std::invalid_argument) << bad;
+  }
+  EXPECT_NO_THROW(parse_rfc3339("2261-12-31T23:59:59+00:00"));
+  EXPECT_NO_THROW(parse_rfc3339("1678-01-01T00:00:00Z"));
+  EXPECT_THROW(parse_container_credentials(credentials_json("4052-12-01T12:34:56Z")), CredentialsError);
+}
+
 TEST(CredentialsParse, ContainerResponse) {
   const Credentials creds = parse_container_credentials(credentials_json("2024-01-01T00:00:00Z"));
   EXPECT_EQ(creds.access_key_id, "ASIAKEY");
