@@ -177,6 +177,75 @@ TEST(HttpClientDeathTest, CancelAllAlsoFailsLaterRequests) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// Answers every request on a connection and keeps it open (HTTP/1.1
+// keep-alive); counts connections.
+class KeepAliveServer {
+ public:
+  KeepAliveServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || ::listen(fd_, 4) != 0) {
+      throw std::runtime_error("cannot listen");
+    }
+    socklen_t length = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~KeepAliveServer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+  int connections() const { return connections_.load(); }
+
+ private:
+  void serve() {
+    std::vector<std::pair<int, std::string>> clients;
+    while (!stop_) {
+      std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+      for (const auto& c : clients) fds.push_back({c.first, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        if (const int client = ::accept(fd_, nullptr, nullptr); client >= 0) {
+          clients.emplace_back(client, std::string());
+          ++connections_;
+        }
+      }
+      for (std::size_t i = 1; i < fds.size(); ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+        char buffer[4096];
+        const auto n = ::recv(fds[i].fd, buffer, sizeof(buffer), 0);
+        auto& [fd, pending] = clients[i - 1];
+        if (n <= 0) continue;
+        pending.append(buffer, static_cast<std::size_t>(n));
+        for (auto end = pending.find("\r\n\r\n"); end != std::string::npos; end = pending.find("\r\n\r\n")) {
+          pending.erase(0, end + 4);
+          const std::string response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+          (void)::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
+        }
+      }
+    }
+    for (const auto& c : clients) ::close(c.first);
+  }
+
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread thread_;
+};
+
+TEST(HttpClient, ReusesTheConnection) {
+  KeepAliveServer server;
+  Client client;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client.send(get(server.port(), 2s)).body, "{}");
+  EXPECT_EQ(server.connections(), 1);
+}
+
 consul::ServerConfig consul_config(int port) {
   consul::ServerConfig config;
   config.hosts = "127.0.0.1";
