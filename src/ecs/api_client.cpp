@@ -4,6 +4,7 @@
 #include <array>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "aws/sts.h"
@@ -272,12 +273,15 @@ DescribeTasksResult ApiClient::describe_tasks(const std::string& cluster, const 
 ClusterTasks list_cluster_tasks(ApiClient& client, const std::string& cluster) {
   ClusterTasks out;
   std::string token;
+  // Every token seen: a cycle (A, B, A, ...) would page forever, not only
+  // a token repeated at once.
+  std::set<std::string> seen;
   do {
     ListTasksPage page = client.list_tasks(cluster, token);
     ++out.list_requests;
     out.task_arns.insert(out.task_arns.end(), std::make_move_iterator(page.task_arns.begin()),
                          std::make_move_iterator(page.task_arns.end()));
-    if (!page.next_token.empty() && page.next_token == token) {
+    if (!page.next_token.empty() && !seen.insert(page.next_token).second) {
       throw ApiError("ListTasks", 200, "InvalidResponse", "nextToken did not advance", false);
     }
     token = std::move(page.next_token);

@@ -428,5 +428,16 @@ TEST(EcsApiClient, NonAdvancingNextTokenIsAnError) {
   EXPECT_EQ(fake.requests.size(), 2u);
 }
 
+TEST(EcsApiClient, CyclingNextTokensAreAnError) {
+  FakeEcs fake;
+  int page = 0;
+  fake.handler = [&](const http::Request&) {
+    return response(200, {{"taskArns", {arn(page)}}, {"nextToken", page++ % 2 == 0 ? "a" : "b"}});
+  };
+  auto client = fake.client();
+  EXPECT_THROW(list_cluster_tasks(client, "c1"), ApiError);
+  EXPECT_EQ(fake.requests.size(), 3u);  // a, b, then a again
+}
+
 }  // namespace
 }  // namespace consulecs::ecs
