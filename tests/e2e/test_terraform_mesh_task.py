@@ -412,6 +412,7 @@ BAD_INPUTS = {
         "unknown_config_key": "consul_ecs_config accepts only the keys service, proxy and consulLogin",
         "reserved_listener_port": "envoy_public_listener_port cannot be a port Consul or the sidecars use",
         "upstream_without_port": "Every upstream needs destinationName and localBindPort",
+        "unknown_layout": "consul_ecs_layout must be \"control-plane\"",
     },
     "rules": {
         "task_role_without_create_false": "set create_task_role = false to use task_role",

@@ -138,3 +138,12 @@ module "upstream_without_port" {
   container_definitions = local.app
   upstreams             = local.v ? [{ destinationName = "api" }] : []
 }
+
+module "unknown_layout" {
+  source                = "../../modules/mesh-task"
+  family                = "bad11"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  consul_ecs_layout     = local.v ? "sidecar" : "control-plane"
+}
