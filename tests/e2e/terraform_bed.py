@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -118,13 +119,31 @@ def hcl_dirs() -> list[Path]:
                   if d.is_dir() and any(d.glob("*.tf")))
 
 
+SHARED_ROOT_FILES = "_shared"          # tf-roots/_shared/*.tf: copied into the roots
+SHARED_PREFIX = "_shared_"             # ... under this name prefix
+_PROVIDER_AWS = re.compile(r'^\s*provider\s+"aws"\s*\{', re.M)
+
+
+def _has_own_aws_provider(root: Path) -> bool:
+    return any(_PROVIDER_AWS.search(f.read_text()) for f in root.glob("*.tf"))
+
+
 def copy_tree(dest: Path) -> Path:
     """Copies terraform/ (without state or .terraform) and the test roots into
-    dest/terraform; returns that directory."""
+    dest/terraform; returns that directory. Every test root without a
+    provider "aws" block of its own gets tf-roots/_shared/*.tf (the terraform
+    block, variable aws_endpoint_url and the provider pointed at it) as
+    _shared_<name>.tf; a root that still has its own keeps it alone."""
     out = Path(dest) / "terraform"
     ignore = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*")
     shutil.copytree(terraform_dir(), out, ignore=ignore)
     shutil.copytree(tf_roots_dir(), out / "test-roots", ignore=ignore)
+    shared = sorted((tf_roots_dir() / SHARED_ROOT_FILES).glob("*.tf"))
+    for root in sorted((out / "test-roots").iterdir()):
+        if root.name == SHARED_ROOT_FILES or not root.is_dir() or _has_own_aws_provider(root):
+            continue
+        for f in shared:
+            shutil.copyfile(f, root / f"{SHARED_PREFIX}{f.name}")
     return out
 
 

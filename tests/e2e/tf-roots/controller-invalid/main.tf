@@ -4,29 +4,6 @@
 # plan per kind instead of one per input: a plan costs seconds). No AWS call
 # is made (the endpoint is never reached).
 
-terraform {
-  required_version = ">= 1.4.0"
-  required_providers {
-    aws = {
-      source = "hashicorp/aws"
-    }
-  }
-}
-
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  endpoints {
-    ecs = "http://127.0.0.1:9"
-    iam = "http://127.0.0.1:9"
-    sts = "http://127.0.0.1:9"
-  }
-}
-
 variable "include_bad" {
   description = "\"\": only the valid instance (plan must pass); \"variables\": also one instance per input that fails its variable validation; \"preconditions\": one per rule across inputs. Separate plans: a failed variable validation stops the plan before any precondition is evaluated."
   type        = string

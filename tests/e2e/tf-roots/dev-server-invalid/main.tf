@@ -4,33 +4,6 @@
 # one per input: a plan costs seconds). No AWS call is made (the endpoint is
 # never reached).
 
-terraform {
-  required_version = ">= 1.4.0"
-  required_providers {
-    aws = {
-      source = "hashicorp/aws"
-    }
-  }
-}
-
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  endpoints {
-    ec2              = "http://127.0.0.1:9"
-    ecs              = "http://127.0.0.1:9"
-    elbv2            = "http://127.0.0.1:9"
-    iam              = "http://127.0.0.1:9"
-    secretsmanager   = "http://127.0.0.1:9"
-    servicediscovery = "http://127.0.0.1:9"
-    sts              = "http://127.0.0.1:9"
-  }
-}
-
 variable "include_bad" {
   description = "false: only the valid instance (plan must pass); true: also one instance per bad input (plan must fail with every message)."
   type        = bool
