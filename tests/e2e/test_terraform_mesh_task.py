@@ -2,17 +2,20 @@
 and the AWS provider against moto.
 
 Per CLI (OpenTofu, Terraform 1.5.7): `fmt -check` and `validate` of every
-module and example; an apply of tests/e2e/tf-roots/mesh-task (three mesh
-tasks) read back with boto3 (container definitions, roles, policies, tags),
-each rendered CONSUL_ECS_CONFIG_JSON through our own validator, a second
+module and example; one apply of tests/e2e/tf-roots/mesh-task (three mesh
+tasks per consul_ecs_layout, each naming its layout) read back with boto3
+(container definitions, users, capabilities, proxyConfiguration, roles,
+policies, tags), each rendered CONSUL_ECS_CONFIG_JSON through our own
+validator (and, for the v0.10 configs, the v0.10.0 JSON schema), a second
 `plan -detailed-exitcode` that must be empty, a destroy that leaves nothing
-in moto; the example applies and destroys; bad inputs fail at plan with the
-module's own messages. The toolchain comes from scripts/setup.sh; a missing
+in moto; the example (the module's default layout) applies and destroys; bad
+inputs fail at plan with the module's own messages. The toolchain comes from scripts/setup.sh; a missing
 one is a failure, not a skip.
 """
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,9 @@ pytestmark = pytest.mark.timeout(900)
 
 CP = "consul-ecs-control-plane"
 DP = "consul-dataplane"
+MI = "consul-ecs-mesh-init"
+HS = "consul-ecs-health-sync"
+MESH_INIT_DONE = [{"containerName": MI, "condition": "SUCCESS"}]
 SIDECARS_HEALTHY = [{"containerName": CP, "condition": "HEALTHY"},
                     {"containerName": DP, "condition": "HEALTHY"}]
 DATA_RO = {"sourceVolume": "consul_data", "containerPath": "/consul", "readOnly": True}
@@ -376,6 +382,211 @@ def test_rendered_configs_pass_our_validator(applied, tf_moto: tb.MotoServer, co
     assert not ok and "service.name" in log
 
 
+# ---- layout "split" (v0.10) ------------------------------------------------------------
+
+def module_default_layout() -> str:
+    text = (tfb.terraform_dir() / "modules" / "mesh-task" / "variables.tf").read_text()
+    block = text[text.index('variable "consul_ecs_layout"'):]
+    return re.search(r'^\s*default\s*=\s*"([^"]+)"', block, re.M).group(1)
+
+
+def split_config_of(containers: dict[str, dict]) -> dict:
+    """The v0.10 config: mesh-init and health-sync must get the same one."""
+    mi, hs = (env_of(containers[n])["CONSUL_ECS_CONFIG_JSON"] for n in (MI, HS))
+    assert mi == hs, "mesh-init and health-sync got different configs"
+    return json.loads(mi)
+
+
+def assert_split_sidecars(containers: dict[str, dict], tproxy: bool, readiness_port: int = 22000) -> None:
+    assert CP not in containers
+    mi, hs, dp = containers[MI], containers[HS], containers[DP]
+
+    assert mi["command"] == ["mesh-init"]
+    assert not mi.get("entryPoint")  # the image's ENTRYPOINT runs
+    assert mi["essential"] is False   # one-shot: exits 0 when done
+    assert mi["mountPoints"] == [DATA_RW, BINARY_RO]
+    assert list(env_of(mi)) == ["CONSUL_ECS_CONFIG_JSON"]
+    assert not mi.get("dependsOn") and not mi.get("healthCheck")
+    assert mi["linuxParameters"]["initProcessEnabled"] is True
+    if tproxy:  # iptables: root with NET_ADMIN
+        assert mi["user"] == "0"
+        assert mi["linuxParameters"]["capabilities"] == {"add": ["NET_ADMIN"]}
+    else:       # nothing privileged, and no empty capabilities (perpetual diff, #318)
+        assert "user" not in mi
+        assert "capabilities" not in mi["linuxParameters"]
+
+    assert hs["command"] == ["health-sync"]
+    assert not hs.get("entryPoint")
+    assert hs["essential"] is False, "health-sync stays non-essential (README: Layouts)"
+    assert hs["user"] == "5996"
+    assert hs["dependsOn"] == MESH_INIT_DONE
+    assert hs["mountPoints"] == [DATA_RO]
+    assert hs["linuxParameters"] == {"initProcessEnabled": True}
+    assert list(env_of(hs)) == ["CONSUL_ECS_CONFIG_JSON"]
+    assert not hs.get("healthCheck")
+
+    assert dp["entryPoint"] == ["/consul/consul-ecs", "envoy-entrypoint"]
+    assert dp["command"] == ["consul-dataplane", "-config-file", "/consul/consul-dataplane.json"]
+    assert dp["essential"] is True, "a dead dataplane must stop the task (upstream #325)"
+    assert dp["user"] == "5995"
+    assert dp["dependsOn"] == MESH_INIT_DONE
+    assert dp["healthCheck"]["command"] == ["/consul/consul-ecs", "net-dial", f"127.0.0.1:{readiness_port}"]
+    assert (dp["healthCheck"]["interval"], dp["healthCheck"]["timeout"], dp["healthCheck"]["retries"]) == (5, 5, 10)
+    assert dp["mountPoints"] == [DATA_RO]
+    assert dp["ulimits"] == [{"name": "nofile", "softLimit": 1048576, "hardLimit": 1048576}]
+    assert "user" not in containers.get(CP, {})
+    for x in (mi, hs, dp):
+        assert not x.get("portMappings") and not x.get("volumesFrom")
+
+
+@pytest.fixture(scope="module")
+def split(applied, tf_moto: tb.MotoServer) -> dict[str, tuple[dict, dict[str, dict], list[dict]]]:
+    return {k: task_definition(tf_moto, m["task_definition_arn"])
+            for k, m in applied.out["split_modules"].items()}
+
+
+def test_split_ec2_transparent_proxy(applied, split) -> None:
+    out, NAME = applied.out, applied.name
+    td, c, tags = split["ec2"]
+    assert td["family"] == f"{NAME}-ec2"
+    assert td["requiresCompatibilities"] == ["EC2"] and td["networkMode"] == "awsvpc"
+    assert [x["name"] for x in td["containerDefinitions"]] == ["app", MI, DP, HS]
+    assert "proxyConfiguration" not in td  # iptables by mesh-init, not ECS
+    assert_split_sidecars(c, tproxy=True)
+
+    app = c["app"]
+    assert app["dependsOn"] == [{"containerName": DP, "condition": "HEALTHY"}]
+    assert app["entryPoint"] == ["/consul/consul-ecs", "app-entrypoint", "-shutdown-delay", "5s"]
+    assert app["mountPoints"] == [DATA_RO]
+    assert "user" not in app and "linuxParameters" not in app
+
+    for name in (MI, HS):
+        secrets = {s["name"]: s["valueFrom"] for s in c[name]["secrets"]}
+        assert secrets == {"CONSUL_HTTPS_CACERT_PEM": out["secrets"]["ca"],
+                           "CONSUL_GRPC_CACERT_PEM": out["secrets"]["grpc_ca"]}, name
+    assert not c[DP].get("secrets")
+    for name in (MI, HS, DP):
+        assert c[name]["logConfiguration"]["options"]["awslogs-group"] == f"/ecs/{NAME}", name
+
+    cfg = split_config_of(c)
+    assert cfg["transparentProxy"] == {
+        "enabled": True, "excludeInboundPorts": [9000], "excludeOutboundPorts": [5432, 6379],
+        "excludeOutboundCIDRs": ["10.0.0.0/8", "192.168.1.10"],
+        "excludeUIDs": ["1000"],  # the input wins over consul_ecs_config.transparentProxy, as upstream
+        "consulDNS": {"enabled": True}}
+    assert cfg["service"] == {
+        "name": f"{NAME}-ec2", "port": 8080, "tags": [], "meta": {}, "namespace": "", "partition": "",
+        "enableTagOverride": True,
+        "networkResilienceConfig": {"enabled": True, "outlierDetection": {
+            "interval": 5000000000, "maxFailures": 3, "consecutive5xx": 4}}}
+    assert cfg["healthSyncContainers"] == ["app"]
+    assert cfg["consulLogin"] == {"enabled": True, "method": "iam-ecs-service-token"}
+    assert cfg["proxy"] == {"publicListenerPort": 20000, "healthCheckPort": 22000,
+                            "upstreams": [{"destinationName": "api", "localBindPort": 1234}]}
+    assert cfg["consulServers"]["http"] == {"port": 8501, "https": True}
+    tag_map = {t["key"]: t["value"] for t in tags}
+    assert tag_map["consul.hashicorp.com/mesh"] == "true" and tag_map["team"] == "e2e"
+
+
+def test_split_fargate_ecs_proxy_configuration(applied, split, tf_moto: tb.MotoServer) -> None:
+    """ECS's own redirection (type APPMESH), read back from moto (which keeps
+    proxyConfiguration as registered)."""
+    out, NAME = applied.out, applied.name
+    td, c, _ = split["fargate"]
+    assert td["requiresCompatibilities"] == ["FARGATE"] and td["networkMode"] == "awsvpc"
+    assert [x["name"] for x in td["containerDefinitions"]] == ["fapp", MI, DP, HS]
+    assert_split_sidecars(c, tproxy=False)  # no NET_ADMIN, no root on Fargate
+    pc = td["proxyConfiguration"]
+    assert pc["type"] == "APPMESH" and pc["containerName"] == DP
+    props = {p["name"]: p["value"] for p in pc["properties"]}
+    assert props == {
+        "IgnoredUID": "5995",                 # = consul-dataplane's user
+        "AppPorts": "9090",
+        "ProxyIngressPort": "20000",          # Envoy's public listener
+        "ProxyEgressPort": "15001",           # Envoy's outbound listener
+        "EgressIgnoredIPs": "169.254.170.2,169.254.169.254,10.1.0.0/16",
+        "EgressIgnoredPorts": "8501,443",     # Consul HTTP(S) (mesh-init runs before Envoy) + exclude_outbound_ports
+    }
+    assert len(pc["properties"]) == len(props)
+    assert c[DP]["user"] == props["IgnoredUID"]
+    cfg = split_config_of(c)
+    # mesh-init must not redirect too: ECS does.
+    assert cfg["transparentProxy"]["enabled"] is False
+    assert cfg["transparentProxy"]["consulDNS"] == {"enabled": False}
+    assert cfg["consulServers"]["http"] == {"port": 8501, "https": True}
+    assert c["fapp"]["dependsOn"] == [{"containerName": DP, "condition": "HEALTHY"}]
+    assert not c["fapp"].get("entryPoint")
+    svc = tf_moto.client("ecs").describe_services(cluster=NAME, services=[f"{NAME}-fargate"])["services"][0]
+    assert svc["taskDefinition"] == out["split_modules"]["fargate"]["task_definition_arn"]
+
+
+def test_split_minimal_defaults(applied, split) -> None:
+    """Defaults but the layout and EC2: the transparent proxy is on (upstream's
+    default), everything else empty; the whole config is pinned."""
+    NAME = applied.name
+    td, c, _ = split["minimal"]
+    assert [x["name"] for x in td["containerDefinitions"]] == ["mini", MI, DP, HS]
+    assert_split_sidecars(c, tproxy=True)
+    assert "proxyConfiguration" not in td
+    for x in td["containerDefinitions"]:
+        assert "logConfiguration" not in x and not x.get("secrets"), x["name"]
+    assert c[MI]["image"] == c[HS]["image"] == "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
+    assert c[DP]["image"] == "hashicorp/consul-dataplane:1.3.3"
+    assert split_config_of(c) == {
+        "bootstrapDir": "/consul",
+        "healthSyncContainers": [],
+        "consulLogin": {},
+        "service": {"name": f"{NAME}-minimal", "port": 7070, "tags": [], "meta": {},
+                    "namespace": "", "partition": ""},
+        "proxy": {"publicListenerPort": 20000, "healthCheckPort": 22000, "upstreams": []},
+        "consulServers": {"hosts": "10.0.0.10", "skipServerWatch": False,
+                          "defaults": {"tls": False, "tlsServerName": "", "caCertFile": ""},
+                          "http": {"port": 8500, "https": False}, "grpc": {"port": 8502}},
+        "transparentProxy": {"enabled": True, "excludeInboundPorts": [], "excludeOutboundPorts": [],
+                             "excludeOutboundCIDRs": [], "excludeUIDs": [], "consulDNS": {"enabled": False}},
+    }
+
+
+def test_control_plane_layout_ignores_the_v010_inputs(applied, tf_moto: tb.MotoServer) -> None:
+    """web, api and byo leave enable_transparent_proxy at its default (true),
+    two of them with FARGATE: the control-plane layout ignores it (nothing
+    of v0.10 in their task definitions) instead of failing."""
+    for name, m in applied.out["modules"].items():
+        td, c, _ = task_definition(tf_moto, m["task_definition_arn"])
+        assert MI not in c and HS not in c, name
+        assert "proxyConfiguration" not in td, name
+        assert "transparentProxy" not in config_of(c), name
+        for x in (c[CP], c[DP]):
+            assert "user" not in x and "capabilities" not in x.get("linuxParameters", {}), (name, x["name"])
+
+
+def _v010_schema_errors(config: dict) -> list[str]:
+    import jsonschema
+    schema = json.loads((Path(tb.repo_root()) / "src" / "config" / "schema" / "schema-0.10.0.json").read_text())
+    return [f"{'.'.join(map(str, e.path))}: {e.message}"
+            for e in jsonschema.Draft7Validator(schema).iter_errors(config)]
+
+
+def test_split_configs_are_valid_v010_configs(applied, split, consul_ecs_bin: str, tmp_path: Path) -> None:
+    """Each rendered v0.10 config (1) passes the v0.10.0 JSON schema (the
+    repo's copy of the reference's, the one the binary embeds), checked with
+    python jsonschema, and (2) is loaded by our binary with its v0.10 loader
+    and checks: `consul-ecs controller` reads its config with exactly that
+    loader (load_config(..., k0_10_0)) and no other command of the binary
+    reads a v0.10 config yet; it then stops on the missing task metadata."""
+    for name, (_, c, _) in split.items():
+        cfg_json = env_of(c[MI])["CONSUL_ECS_CONFIG_JSON"]
+        assert _v010_schema_errors(json.loads(cfg_json)) == [], name
+        ok, log = tfb.validate_controller_config(consul_ecs_bin, cfg_json, str(tmp_path))
+        assert ok, f"{name}: consul-ecs rejects the rendered v0.10 config:\n{log}"
+    # Neither check is vacuous: a v0.10-only mistake is reported by both.
+    bad = json.loads(env_of(split["minimal"][1][MI])["CONSUL_ECS_CONFIG_JSON"])
+    bad["transparentProxy"]["excludeInboundPorts"] = ["http"]
+    assert _v010_schema_errors(bad)
+    ok, log = tfb.validate_controller_config(consul_ecs_bin, json.dumps(bad), str(tmp_path))
+    assert not ok and "excludeInboundPorts" in log, log
+
+
 def test_second_plan_is_empty(applied, tf_moto: tb.MotoServer) -> None:
     """No perpetual diff (upstream #318): nothing ECS or IAM normalises may
     show as a change."""
@@ -392,10 +603,18 @@ def test_destroy_leaves_nothing(applied, tf_moto: tb.MotoServer) -> None:
 # ---- the example ----------------------------------------------------------------------
 
 def test_example_applies_and_destroys(staged: dict, tf_moto: tb.MotoServer) -> None:
+    """The example uses the module's default layout: its sidecars are those of
+    the default declared in variables.tf (so the test follows a flip)."""
     ex: Applied = staged["example"].result()
-    _, c, _ = task_definition(tf_moto, ex.out["task_definition_arn"])
+    td, c, _ = task_definition(tf_moto, ex.out["task_definition_arn"])
     assert c["echo"]["entryPoint"][:2] == ["/consul/consul-ecs", "app-entrypoint"]
-    assert_sidecars(c)
+    layout = module_default_layout()
+    if layout == "split":
+        assert [x["name"] for x in td["containerDefinitions"]] == ["echo", MI, DP, HS]
+        assert_split_sidecars(c, tproxy=False)  # Fargate: the example turns it off
+    else:
+        assert layout == "control-plane", layout
+        assert_sidecars(c)
     p = ex.root.plan_exitcode(ex.variables)
     assert p.returncode == 0, f"second plan is not empty:\n{p.stdout[-6000:]}"
     ex.root.destroy(ex.variables)
@@ -413,6 +632,10 @@ BAD_INPUTS = {
         "reserved_listener_port": "envoy_public_listener_port cannot be a port Consul or the sidecars use",
         "upstream_without_port": "Every upstream needs destinationName and localBindPort",
         "unknown_layout": "consul_ecs_layout must be \"control-plane\"",
+        "exclude_port_out_of_range": "exclude_inbound_ports must hold distinct ports between 1 and 65535",
+        "exclude_uid_not_numeric": "exclude_uids must hold distinct numeric user IDs",
+        "exclude_cidr_invalid": "exclude_outbound_cidrs must hold distinct CIDRs or IP addresses",
+        "unknown_outlier_detection_key": "consul_ecs_config.service.networkResilienceConfig.outlierDetection accepts only",
     },
     "rules": {
         "task_role_without_create_false": "set create_task_role = false to use task_role",
@@ -420,6 +643,12 @@ BAD_INPUTS = {
         "acls_without_any_task_role": "With acls = true and create_task_role = false, task_role must be given",
         "no_port": "port must be set unless outbound_only = true",
         "partition_without_namespace": "consul_partition and consul_namespace must be set together",
+        "tproxy_on_fargate": "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants",
+        "consul_dns_without_tproxy": "enable_consul_dns needs enable_transparent_proxy = true",
+        "ecs_proxy_with_tproxy": "enable_ecs_proxy_configuration and enable_transparent_proxy both redirect",
+        "ecs_proxy_without_port": "enable_ecs_proxy_configuration needs port",
+        "ecs_proxy_with_exclude_uids": "exclude_inbound_ports and exclude_uids have no effect with enable_ecs_proxy_configuration",
+        "split_input_with_control_plane": "need consul_ecs_layout = \"split\": the control-plane layout (consul-ecs v0.7) has no transparent proxy",
     },
 }
 

@@ -56,6 +56,11 @@ module "echo" {
   # Give traffic 5 s to drain on stop; the app's command must then be complete.
   application_shutdown_delay_seconds = 5
 
+  # The service runs on Fargate, which never grants NET_ADMIN: no iptables
+  # transparent proxy (only the "split" layout has one; "control-plane"
+  # ignores this input).
+  enable_transparent_proxy = false
+
   container_definitions = [{
     name      = "echo"
     image     = "hashicorp/http-echo:1.0"

@@ -52,4 +52,21 @@ locals {
   }
 
   consul_ecs_config_json = jsonencode(local.consul_ecs_config)
+
+  # The split layout's config (v0.10 schema): the same fields plus
+  # transparentProxy. As upstream, the dedicated inputs win over
+  # consul_ecs_config.transparentProxy. With enable_ecs_proxy_configuration
+  # ECS does the redirection, so mesh-init must not (enabled = false).
+  transparent_proxy_config = merge(try(var.consul_ecs_config.transparentProxy, {}), {
+    enabled              = local.tproxy
+    excludeInboundPorts  = var.exclude_inbound_ports
+    excludeOutboundPorts = var.exclude_outbound_ports
+    excludeOutboundCIDRs = var.exclude_outbound_cidrs
+    excludeUIDs          = var.exclude_uids
+    consulDNS            = { enabled = var.enable_consul_dns }
+  })
+
+  split_config_json = jsonencode(merge(local.consul_ecs_config, {
+    transparentProxy = local.transparent_proxy_config
+  }))
 }

@@ -1,10 +1,14 @@
 # mesh-task: an ECS task definition with the application's containers plus
-# the two mesh sidecars, consul-ecs-control-plane and consul-dataplane.
+# the mesh sidecars: consul-ecs-control-plane and consul-dataplane (layout
+# "control-plane", v0.7), or consul-ecs-mesh-init, consul-ecs-health-sync and
+# consul-dataplane (layout "split", v0.10).
 
 locals {
   module_version = "0.1.0"
 
   control_plane_name = "consul-ecs-control-plane"
+  mesh_init_name     = "consul-ecs-mesh-init"
+  health_sync_name   = "consul-ecs-health-sync"
   dataplane_name     = "consul-dataplane"
   data_volume        = "consul_data"
   binary_volume      = "consul_binary"
@@ -17,9 +21,22 @@ locals {
   shutdown_delay = var.application_shutdown_delay_seconds == null ? 0 : var.application_shutdown_delay_seconds
   app_entrypoint = ["${local.bootstrap_dir}/consul-ecs", "app-entrypoint", "-shutdown-delay", "${local.shutdown_delay}s"]
 
+  split = var.consul_ecs_layout == "split"
+  # Transparent proxy by mesh-init's iptables: split layout only (the input is
+  # ignored with "control-plane", see variables.tf).
+  tproxy    = local.split && var.enable_transparent_proxy
+  ecs_proxy = local.split && var.enable_ecs_proxy_configuration
+
+  # UIDs of the split layout's sidecars (fixed by the reference: mesh-init's
+  # redirection exempts them).
+  dataplane_uid   = "5995"
+  health_sync_uid = "5996"
+
+  # The split layout's health-sync has no health check (as upstream): there
+  # the apps wait for the proxy only.
   sidecars_healthy = [
-    { containerName = local.control_plane_name, condition = "HEALTHY" },
-    { containerName = local.dataplane_name, condition = "HEALTHY" },
+    for c in(local.split ? tolist([local.dataplane_name]) : tolist([local.control_plane_name, local.dataplane_name])) :
+    { containerName = c, condition = "HEALTHY" }
   ]
 
   # The application's containers: start once both sidecars are healthy; with a
@@ -113,6 +130,87 @@ locals {
     local.log_configuration,
   )
 
+  # ---- layout "split" (v0.10) ----
+
+  mesh_init_done = [{ containerName = local.mesh_init_name, condition = "SUCCESS" }]
+
+  # One-shot: registers the service and proxy, writes consul-dataplane.json,
+  # copies the binary to /consul, applies the redirection, exits 0. Root with
+  # NET_ADMIN only when it has iptables work to do.
+  mesh_init = merge(
+    {
+      name      = local.mesh_init_name
+      image     = var.consul_ecs_image
+      essential = false
+      command   = ["mesh-init"]
+      mountPoints = [
+        local.mount_data_rw,
+        { sourceVolume = local.binary_volume, containerPath = "/bin/consul-inject", readOnly = true },
+      ]
+      environment = [{ name = "CONSUL_ECS_CONFIG_JSON", value = local.split_config_json }]
+      linuxParameters = merge(
+        { initProcessEnabled = true },
+        { for k, v in { capabilities = { add = ["NET_ADMIN"] } } : k => v if local.tproxy },
+      )
+    },
+    { for k, v in { user = "0" } : k => v if local.tproxy },
+    { for k, v in { secrets = local.ca_secrets } : k => v if length(v) > 0 },
+    local.log_configuration,
+  )
+
+  # Long-running: mirrors container health into the Consul checks; on stop
+  # marks them critical, waits for the dataplane to exit, deregisters.
+  # Non-essential (as upstream and as the control-plane): see README.md.
+  health_sync = merge(
+    {
+      name            = local.health_sync_name
+      image           = var.consul_ecs_image
+      essential       = false
+      command         = ["health-sync"]
+      user            = local.health_sync_uid
+      mountPoints     = [local.mount_data_ro]
+      dependsOn       = local.mesh_init_done
+      environment     = [{ name = "CONSUL_ECS_CONFIG_JSON", value = local.split_config_json }]
+      linuxParameters = { initProcessEnabled = true }
+    },
+    { for k, v in { secrets = local.ca_secrets } : k => v if length(v) > 0 },
+    local.log_configuration,
+  )
+
+  # The same dataplane (still essential: README.md), started once mesh-init
+  # has succeeded, as the UID the redirection exempts.
+  split_dataplane = merge(local.dataplane, {
+    user      = local.dataplane_uid
+    dependsOn = local.mesh_init_done
+  })
+
+  # v0.10 inputs that are not at their defaults (rejected with "control-plane").
+  split_only_inputs_set = anytrue([
+    var.enable_consul_dns, var.enable_ecs_proxy_configuration,
+    length(var.exclude_inbound_ports) > 0, length(var.exclude_outbound_ports) > 0,
+    length(var.exclude_outbound_cidrs) > 0, length(var.exclude_uids) > 0,
+    can(var.consul_ecs_config.transparentProxy), can(var.consul_ecs_config.service.networkResilienceConfig),
+  ])
+
+  # (Two JSON strings: the two lists of sidecars have different types.)
+  container_definitions_json = (local.split
+    ? jsonencode(concat(local.app_containers, [local.mesh_init, local.split_dataplane, local.health_sync]))
+    : jsonencode(concat(local.app_containers, [local.control_plane, local.dataplane]))
+  )
+
+  # ECS's own redirection (enable_ecs_proxy_configuration). Exempt besides the
+  # dataplane's UID: the task metadata / credentials endpoints and Consul's
+  # HTTP port, which mesh-init (before any proxy runs) and health-sync use.
+  consul_http_port = merge({ port = var.tls ? 8501 : 8500 }, var.http_config).port
+  ecs_proxy_properties = {
+    IgnoredUID         = local.dataplane_uid
+    AppPorts           = tostring(var.port)
+    ProxyIngressPort   = tostring(var.envoy_public_listener_port)
+    ProxyEgressPort    = "15001"
+    EgressIgnoredIPs   = join(",", concat(["169.254.170.2", "169.254.169.254"], var.exclude_outbound_cidrs))
+    EgressIgnoredPorts = join(",", distinct(concat([tostring(local.consul_http_port)], [for p in var.exclude_outbound_ports : tostring(p)])))
+  }
+
   task_tags = merge(
     var.tags,
     {
@@ -134,11 +232,20 @@ resource "aws_ecs_task_definition" "this" {
   memory                   = var.memory
   task_role_arn            = local.task_role_arn
   execution_role_arn       = local.execution_role_arn
-  container_definitions    = jsonencode(concat(local.app_containers, [local.control_plane, local.dataplane]))
+  container_definitions    = local.container_definitions_json
   tags                     = local.task_tags
 
-  # Shared with every container: the control-plane copies consul-ecs and
-  # writes consul-dataplane.json here.
+  dynamic "proxy_configuration" {
+    for_each = local.ecs_proxy ? [local.ecs_proxy_properties] : []
+    content {
+      type           = "APPMESH"
+      container_name = local.dataplane_name
+      properties     = proxy_configuration.value
+    }
+  }
+
+  # Shared with every container: the control-plane (or mesh-init) copies
+  # consul-ecs and writes consul-dataplane.json here.
   volume {
     name = local.data_volume
   }
@@ -239,6 +346,33 @@ resource "aws_ecs_task_definition" "this" {
     precondition {
       condition     = var.create_task_role || !var.acls || try(var.task_role.arn, null) != null
       error_message = "With acls = true and create_task_role = false, task_role must be given: the control-plane logs in to Consul with the task role."
+    }
+
+    # The v0.10 inputs. (enable_transparent_proxy is ignored by the
+    # control-plane layout: its default is true.)
+    precondition {
+      condition     = local.split || !local.split_only_inputs_set
+      error_message = "enable_consul_dns, enable_ecs_proxy_configuration, exclude_inbound_ports, exclude_outbound_ports, exclude_outbound_cidrs, exclude_uids, consul_ecs_config.transparentProxy and consul_ecs_config.service.networkResilienceConfig need consul_ecs_layout = \"split\": the control-plane layout (consul-ecs v0.7) has no transparent proxy, Consul DNS or outlier detection."
+    }
+    precondition {
+      condition     = !local.tproxy || !contains(var.requires_compatibilities, "FARGATE")
+      error_message = "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants: with \"FARGATE\" in requires_compatibilities set enable_transparent_proxy = false (enable_ecs_proxy_configuration = true redirects without NET_ADMIN), or requires_compatibilities = [\"EC2\"]."
+    }
+    precondition {
+      condition     = !local.split || !var.enable_consul_dns || var.enable_transparent_proxy
+      error_message = "enable_consul_dns needs enable_transparent_proxy = true (mesh-init redirects the task's DNS to the dataplane)."
+    }
+    precondition {
+      condition     = !local.ecs_proxy || !var.enable_transparent_proxy
+      error_message = "enable_ecs_proxy_configuration and enable_transparent_proxy both redirect the task's traffic: set enable_transparent_proxy = false with enable_ecs_proxy_configuration = true."
+    }
+    precondition {
+      condition     = !local.ecs_proxy || var.port != 0
+      error_message = "enable_ecs_proxy_configuration needs port: ECS's proxyConfiguration requires the application's ports (AppPorts)."
+    }
+    precondition {
+      condition     = !local.ecs_proxy || length(var.exclude_inbound_ports) + length(var.exclude_uids) == 0
+      error_message = "exclude_inbound_ports and exclude_uids have no effect with enable_ecs_proxy_configuration (ECS redirects inbound traffic to port only and exempts the dataplane's UID only): leave them empty."
     }
   }
 }

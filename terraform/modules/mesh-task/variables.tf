@@ -259,13 +259,41 @@ variable "consul_ecs_config" {
   default     = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.consul_ecs_config) : contains(["service", "proxy", "consulLogin"], k)])
-    error_message = "consul_ecs_config accepts only the keys service, proxy and consulLogin."
+    condition     = alltrue([for k in keys(var.consul_ecs_config) : contains(["service", "proxy", "consulLogin", "transparentProxy"], k)])
+    error_message = "consul_ecs_config accepts only the keys service, proxy and consulLogin (and transparentProxy with consul_ecs_layout = \"split\")."
   }
 
   validation {
-    condition     = alltrue([for k in keys(try(var.consul_ecs_config.service, {})) : contains(["enableTagOverride", "weights"], k)])
-    error_message = "consul_ecs_config.service accepts only enableTagOverride and weights."
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.service, {})) : contains(["enableTagOverride", "weights", "networkResilienceConfig"], k)])
+    error_message = "consul_ecs_config.service accepts only enableTagOverride and weights (and networkResilienceConfig with consul_ecs_layout = \"split\")."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.service.networkResilienceConfig, {})) : contains(["enabled", "outlierDetection"], k)])
+    error_message = "consul_ecs_config.service.networkResilienceConfig accepts only enabled and outlierDetection."
+  }
+
+  validation {
+    condition = alltrue([
+      for k in keys(try(var.consul_ecs_config.service.networkResilienceConfig.outlierDetection, {})) : contains([
+        "interval", "maxFailures", "enforcingConsecutive5xx", "consecutive5xx",
+        "enforcingConsecutiveGatewayFailure", "consecutiveGatewayFailure", "maxEjectionPercent",
+      ], k)
+    ])
+    error_message = "consul_ecs_config.service.networkResilienceConfig.outlierDetection accepts only interval (nanoseconds), maxFailures, enforcingConsecutive5xx, consecutive5xx, enforcingConsecutiveGatewayFailure, consecutiveGatewayFailure and maxEjectionPercent."
+  }
+
+  validation {
+    condition = alltrue([
+      for k in keys(try(var.consul_ecs_config.transparentProxy, {})) :
+      contains(["enabled", "excludeInboundPorts", "excludeOutboundPorts", "excludeOutboundCIDRs", "excludeUIDs", "consulDNS"], k)
+    ])
+    error_message = "consul_ecs_config.transparentProxy accepts only enabled, excludeInboundPorts, excludeOutboundPorts, excludeOutboundCIDRs, excludeUIDs and consulDNS."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(try(var.consul_ecs_config.transparentProxy.consulDNS, {})) : k == "enabled"])
+    error_message = "consul_ecs_config.transparentProxy.consulDNS accepts only enabled."
   }
 
   validation {
@@ -387,4 +415,73 @@ variable "service_token_auth_method_name" {
   description = "Name of the Consul auth method the control-plane logs in with."
   type        = string
   default     = "iam-ecs-service-token"
+}
+
+# ---- v0.10 (consul_ecs_layout = "split" only) -------------------------------------
+# Names, types and defaults of the v0.10.0 mesh-task module. With the
+# "control-plane" layout enable_transparent_proxy is ignored (v0.7 has no
+# transparent proxy, and its default true must not break v0.7 users); the
+# others must stay at their defaults there (checked at plan).
+
+variable "enable_transparent_proxy" {
+  description = "Transparent proxy (split layout): consul-ecs-mesh-init, as root with NET_ADMIN, redirects the task's inbound and outbound TCP through Envoy with iptables, and the proxy is registered in transparent mode. EC2 (or EXTERNAL) only: Fargate never grants NET_ADMIN, so with FARGATE in requires_compatibilities set it to false. Ignored with consul_ecs_layout = \"control-plane\"."
+  type        = bool
+  default     = true
+}
+
+variable "enable_consul_dns" {
+  description = "Consul DNS in the task (split layout, needs enable_transparent_proxy): /etc/resolv.conf lists the dataplane's DNS server (127.0.0.1) first."
+  type        = bool
+  default     = false
+}
+
+variable "exclude_inbound_ports" {
+  description = "Inbound ports not redirected to the proxy (split layout)."
+  type        = list(number)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.exclude_inbound_ports : p >= 1 && p <= 65535 && floor(p) == p]) && length(distinct(var.exclude_inbound_ports)) == length(var.exclude_inbound_ports)
+    error_message = "exclude_inbound_ports must hold distinct ports between 1 and 65535."
+  }
+}
+
+variable "exclude_outbound_ports" {
+  description = "Outbound ports not redirected to the proxy (split layout)."
+  type        = list(number)
+  default     = []
+
+  validation {
+    condition     = alltrue([for p in var.exclude_outbound_ports : p >= 1 && p <= 65535 && floor(p) == p]) && length(distinct(var.exclude_outbound_ports)) == length(var.exclude_outbound_ports)
+    error_message = "exclude_outbound_ports must hold distinct ports between 1 and 65535."
+  }
+}
+
+variable "exclude_outbound_cidrs" {
+  description = "Outbound destination CIDRs (or addresses) not redirected to the proxy (split layout)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.exclude_outbound_cidrs : can(cidrhost(can(regex("/", c)) ? c : "${c}/32", 0))]) && length(distinct(var.exclude_outbound_cidrs)) == length(var.exclude_outbound_cidrs)
+    error_message = "exclude_outbound_cidrs must hold distinct CIDRs or IP addresses, e.g. \"10.0.0.0/16\"."
+  }
+}
+
+variable "exclude_uids" {
+  description = "Further user IDs whose outbound traffic is not redirected (split layout; the dataplane's 5995 and health-sync's 5996 always are)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for u in var.exclude_uids : can(regex("^[0-9]+$", u))]) && length(distinct(var.exclude_uids)) == length(var.exclude_uids)
+    error_message = "exclude_uids must hold distinct numeric user IDs, as strings (e.g. \"1000\")."
+  }
+}
+
+# Beyond the reference.
+variable "enable_ecs_proxy_configuration" {
+  description = "Split layout, without enable_transparent_proxy: the task definition gets ECS's own proxyConfiguration (type APPMESH) so that ECS, not mesh-init, redirects the task's TCP through consul-dataplane: inbound to `port` -> envoy_public_listener_port, outbound -> 15001 (Envoy's outbound listener). Works on Fargate (no NET_ADMIN). Needs `port` and a Consul proxy-defaults or service-defaults entry with mode = \"transparent\" for outbound traffic; see README.md."
+  type        = bool
+  default     = false
 }

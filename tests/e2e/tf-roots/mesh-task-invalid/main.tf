@@ -7,6 +7,8 @@
 #   "variables"  validation blocks: the bad value only when the group is
 #                selected (validations run even in a call with count = 0);
 #   "rules"      cross-input preconditions: calls with count = 1 only then.
+# The calls of the "rules" group name their consul_ecs_layout (a change of the
+# module's default must not add errors to them).
 # No AWS call is made: the endpoint is never reached.
 
 terraform {
@@ -54,6 +56,7 @@ module "upper_case_service_name" {
 
 module "task_role_without_create_false" {
   count                 = var.group == "rules" ? 1 : 0
+  consul_ecs_layout     = "control-plane"
   source                = "../../modules/mesh-task"
   family                = "bad2"
   port                  = 8080
@@ -64,6 +67,7 @@ module "task_role_without_create_false" {
 
 module "extra_policies_with_own_role" {
   count                         = var.group == "rules" ? 1 : 0
+  consul_ecs_layout             = "control-plane"
   source                        = "../../modules/mesh-task"
   family                        = "bad3"
   port                          = 8080
@@ -76,6 +80,7 @@ module "extra_policies_with_own_role" {
 
 module "acls_without_any_task_role" {
   count                 = var.group == "rules" ? 1 : 0
+  consul_ecs_layout     = "control-plane"
   source                = "../../modules/mesh-task"
   family                = "bad4"
   port                  = 8080
@@ -87,6 +92,7 @@ module "acls_without_any_task_role" {
 
 module "no_port" {
   count                 = var.group == "rules" ? 1 : 0
+  consul_ecs_layout     = "control-plane"
   source                = "../../modules/mesh-task"
   family                = "bad5"
   consul_server_hosts   = local.hosts
@@ -95,6 +101,7 @@ module "no_port" {
 
 module "partition_without_namespace" {
   count                 = var.group == "rules" ? 1 : 0
+  consul_ecs_layout     = "control-plane"
   source                = "../../modules/mesh-task"
   family                = "bad6"
   port                  = 8080
@@ -146,4 +153,119 @@ module "unknown_layout" {
   consul_server_hosts   = local.hosts
   container_definitions = local.app
   consul_ecs_layout     = local.v ? "sidecar" : "control-plane"
+}
+
+# ---- v0.10 inputs (layout "split") ---------------------------------------------------
+
+module "exclude_port_out_of_range" {
+  source                = "../../modules/mesh-task"
+  family                = "bad12"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  exclude_inbound_ports = local.v ? [0] : []
+}
+
+module "exclude_uid_not_numeric" {
+  source                = "../../modules/mesh-task"
+  family                = "bad13"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  exclude_uids          = local.v ? ["root"] : []
+}
+
+module "exclude_cidr_invalid" {
+  source                 = "../../modules/mesh-task"
+  family                 = "bad14"
+  port                   = 8080
+  consul_server_hosts    = local.hosts
+  container_definitions  = local.app
+  exclude_outbound_cidrs = local.v ? ["10.0.0.0/33"] : []
+}
+
+module "unknown_outlier_detection_key" {
+  source                = "../../modules/mesh-task"
+  family                = "bad15"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  consul_ecs_config = local.v ? {
+    service = { networkResilienceConfig = { outlierDetection = { baseEjectionTime = 1 } } }
+  } : {}
+}
+
+module "tproxy_on_fargate" {
+  count                 = var.group == "rules" ? 1 : 0
+  source                = "../../modules/mesh-task"
+  consul_ecs_layout     = "split"
+  family                = "bad16"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  # requires_compatibilities (default EC2 + FARGATE) and
+  # enable_transparent_proxy (default true) left at their defaults.
+}
+
+module "consul_dns_without_tproxy" {
+  count                    = var.group == "rules" ? 1 : 0
+  source                   = "../../modules/mesh-task"
+  consul_ecs_layout        = "split"
+  family                   = "bad17"
+  port                     = 8080
+  consul_server_hosts      = local.hosts
+  container_definitions    = local.app
+  requires_compatibilities = ["FARGATE"]
+  enable_transparent_proxy = false
+  enable_consul_dns        = true
+}
+
+module "ecs_proxy_with_tproxy" {
+  count                          = var.group == "rules" ? 1 : 0
+  source                         = "../../modules/mesh-task"
+  consul_ecs_layout              = "split"
+  family                         = "bad18"
+  port                           = 8080
+  consul_server_hosts            = local.hosts
+  container_definitions          = local.app
+  requires_compatibilities       = ["EC2"]
+  enable_ecs_proxy_configuration = true
+}
+
+module "ecs_proxy_without_port" {
+  count                          = var.group == "rules" ? 1 : 0
+  source                         = "../../modules/mesh-task"
+  consul_ecs_layout              = "split"
+  family                         = "bad19"
+  outbound_only                  = true
+  consul_server_hosts            = local.hosts
+  container_definitions          = local.app
+  requires_compatibilities       = ["FARGATE"]
+  enable_transparent_proxy       = false
+  enable_ecs_proxy_configuration = true
+}
+
+module "ecs_proxy_with_exclude_uids" {
+  count                          = var.group == "rules" ? 1 : 0
+  source                         = "../../modules/mesh-task"
+  consul_ecs_layout              = "split"
+  family                         = "bad20"
+  port                           = 8080
+  consul_server_hosts            = local.hosts
+  container_definitions          = local.app
+  requires_compatibilities       = ["FARGATE"]
+  enable_transparent_proxy       = false
+  enable_ecs_proxy_configuration = true
+  exclude_uids                   = ["1000"]
+}
+
+module "split_input_with_control_plane" {
+  count                 = var.group == "rules" ? 1 : 0
+  source                = "../../modules/mesh-task"
+  consul_ecs_layout     = "control-plane"
+  family                = "bad21"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  enable_consul_dns     = true
 }

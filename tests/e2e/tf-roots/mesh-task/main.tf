@@ -1,13 +1,22 @@
 # Test root of tests/e2e/test_terraform_mesh_task.py. terraform_bed.py copies
 # it to <tmp>/terraform/test-roots/mesh-task next to a copy of the repo's
 # terraform/ tree, hence the module source below.
-# Three mesh tasks cover the module's main paths in one apply:
+# Six mesh tasks cover the module's main paths in one apply. Every call names
+# its consul_ecs_layout, so a change of the module's default changes nothing
+# here. Layout "control-plane" (v0.7):
 #   web  ACLs, TLS with CA secrets, shutdown delay, upstreams, consul_ecs_config,
 #        log configuration, extra task policy, two app containers, an ECS service
-#   api  all defaults (no log configuration at all), upper-case family
+#   api  all defaults but the layout (no log configuration at all), upper-case family
 #   byo  its own task and execution roles, created in the same apply (their
 #        ARNs are unknown at plan: the first apply must work), outbound only,
 #        partition + namespace, extra volumes
+# Layout "split" (v0.10):
+#   ec2       EC2 only, transparent proxy (default) + Consul DNS + every
+#             exclude_*, ACLs, TLS, outlier detection, shutdown delay, logs
+#   fargate   Fargate: no iptables proxy; ECS's proxyConfiguration instead
+#   minimal   all defaults but the layout and requires_compatibilities = ["EC2"]
+#             (the default EC2+FARGATE with the default transparent proxy is
+#             rejected at plan, as upstream)
 
 terraform {
   required_version = ">= 1.4.0"
@@ -95,6 +104,7 @@ locals {
 module "web" {
   source = "../../modules/mesh-task"
 
+  consul_ecs_layout   = "control-plane"
   family              = "${var.name}-web"
   port                = 8080
   consul_server_hosts = "consul.internal"
@@ -148,6 +158,7 @@ module "web" {
 module "api" {
   source = "../../modules/mesh-task"
 
+  consul_ecs_layout   = "control-plane"
   family              = "${upper(var.name)}-API"
   port                = 9090
   consul_server_hosts = "10.0.0.10"
@@ -179,6 +190,7 @@ resource "aws_iam_role" "byo_execution" {
 module "byo" {
   source = "../../modules/mesh-task"
 
+  consul_ecs_layout        = "control-plane"
   family                   = "${var.name}-byo"
   consul_service_name      = "byo"
   outbound_only            = true
@@ -224,6 +236,119 @@ resource "aws_ecs_service" "web" {
 
   network_configuration {
     subnets = [aws_subnet.this.id]
+  }
+}
+
+# ---- layout "split" -------------------------------------------------------------------
+
+module "ec2" {
+  source = "../../modules/mesh-task"
+
+  consul_ecs_layout        = "split"
+  family                   = "${var.name}-ec2"
+  requires_compatibilities = ["EC2"]
+  port                     = 8080
+  consul_server_hosts      = "consul.internal"
+  tags                     = { team = "e2e" }
+
+  acls                    = true
+  tls                     = true
+  consul_ca_cert_arn      = aws_secretsmanager_secret.ca.arn
+  consul_grpc_ca_cert_arn = aws_secretsmanager_secret.grpc_ca.arn
+  log_configuration       = local.log_configuration
+  upstreams               = [{ destinationName = "api", localBindPort = 1234 }]
+
+  application_shutdown_delay_seconds = 5
+
+  enable_consul_dns      = true
+  exclude_inbound_ports  = [9000]
+  exclude_outbound_ports = [5432, 6379]
+  exclude_outbound_cidrs = ["10.0.0.0/8", "192.168.1.10"]
+  exclude_uids           = ["1000"]
+
+  consul_ecs_config = {
+    service = {
+      enableTagOverride = true
+      networkResilienceConfig = {
+        enabled          = true
+        outlierDetection = { interval = 5000000000, maxFailures = 3, consecutive5xx = 4 }
+      }
+    }
+    # Overridden by exclude_uids, as upstream (the dedicated inputs win).
+    transparentProxy = { excludeUIDs = ["7"] }
+  }
+
+  container_definitions = [{
+    name         = "app"
+    image        = "docker.io/library/app:1"
+    essential    = true
+    command      = ["/bin/app"]
+    portMappings = [{ containerPort = 8080, protocol = "tcp" }]
+    healthCheck = {
+      command  = ["CMD-SHELL", "wget -q -O /dev/null localhost:8080/health"]
+      interval = 10
+      timeout  = 5
+      retries  = 3
+    }
+  }]
+}
+
+module "fargate" {
+  source = "../../modules/mesh-task"
+
+  consul_ecs_layout        = "split"
+  family                   = "${var.name}-fargate"
+  requires_compatibilities = ["FARGATE"]
+  port                     = 9090
+  consul_server_hosts      = "consul.internal"
+  http_config              = { port = 8501, https = true }
+
+  enable_transparent_proxy       = false
+  enable_ecs_proxy_configuration = true
+  exclude_outbound_ports         = [443]
+  exclude_outbound_cidrs         = ["10.1.0.0/16"]
+
+  container_definitions = [{
+    name  = "fapp"
+    image = "docker.io/library/fapp:1"
+  }]
+}
+
+module "minimal" {
+  source = "../../modules/mesh-task"
+
+  consul_ecs_layout        = "split"
+  family                   = "${var.name}-minimal"
+  requires_compatibilities = ["EC2"]
+  port                     = 7070
+  consul_server_hosts      = "10.0.0.10"
+
+  container_definitions = [{
+    name  = "mini"
+    image = "docker.io/library/mini:1"
+  }]
+}
+
+resource "aws_ecs_service" "fargate" {
+  name            = "${var.name}-fargate"
+  cluster         = aws_ecs_cluster.this.arn
+  task_definition = module.fargate.task_definition_arn
+  desired_count   = 1
+  launch_type     = "FARGATE"
+  propagate_tags  = "TASK_DEFINITION"
+
+  network_configuration {
+    subnets = [aws_subnet.this.id]
+  }
+}
+
+output "split_modules" {
+  value = {
+    for k, m in { ec2     = module.ec2, fargate = module.fargate, minimal = module.minimal } : k => {
+      task_definition_arn = m.task_definition_arn
+      task_role_arn       = m.task_role_arn
+      execution_role_arn  = m.execution_role_arn
+    }
   }
 }
 
