@@ -114,8 +114,12 @@ TaskRegistrations build_registrations(const config::Config& cfg, const ecs::Task
                     {"Meta", merged_meta(task, gw.meta)},
                     {"Tags", gw.tags},
                     {"Locality", locality(task)}};
+    // Only a mesh gateway publishes LAN/WAN addresses (other kinds are
+    // reached through their service address and the default port, as the
+    // reference registers them; lanAddress/wanAddress are ignored there).
     json tagged = json::object();
-    if (gw.lan_address) {
+    const bool mesh_gateway = gw.kind == "mesh-gateway";
+    if (mesh_gateway && gw.lan_address) {
       json lan = gateway_address(*gw.lan_address, config::kDefaultGatewayPort);
       if (gw.lan_address->port.value_or(0) > 0) service["Port"] = lan["Port"];
       if (!lan["Address"].get<std::string>().empty()) {
@@ -123,7 +127,7 @@ TaskRegistrations build_registrations(const config::Config& cfg, const ecs::Task
         tagged["lan"] = lan;
       }
     }
-    if (gw.wan_address && gw.wan_address->address.value_or("") != "") {
+    if (mesh_gateway && gw.wan_address && gw.wan_address->address.value_or("") != "") {
       tagged["wan"] = gateway_address(*gw.wan_address, service["Port"].get<int>());
     }
     if (!tagged.empty()) service["TaggedAddresses"] = tagged;
@@ -151,6 +155,10 @@ TaskRegistrations build_registrations(const config::Config& cfg, const ecs::Task
   if (svc.weights) service["Weights"] = {{"Passing", svc.weights->passing}, {"Warning", svc.weights->warning}};
   if (!regs.ns.empty()) service["Namespace"] = regs.ns;
   if (!regs.partition.empty()) service["Partition"] = regs.partition;
+  // v0.10 transparent proxy: the service's own address is its virtual
+  // address (the proxy carries the same tag and runs in transparent mode).
+  const bool tproxy = config::transparent_proxy_enabled(cfg);
+  if (tproxy) service["TaggedAddresses"] = {{"virtual", {{"Address", regs.node_address}, {"Port", svc.port}}}};
   for (const auto& container : cfg.health_sync_containers) {
     service_reg.checks.push_back(make_check(service_reg.service_id, service_reg.service_name, container, regs.ns, false));
   }
@@ -181,6 +189,7 @@ TaskRegistrations build_registrations(const config::Config& cfg, const ecs::Task
     }
     proxy["Expose"] = {{"Checks", px.expose->checks}, {"Paths", std::move(paths)}};
   }
+  if (tproxy) proxy["Mode"] = "transparent";
   json proxy_service = {{"ID", proxy_reg.service_id},
                         {"Service", proxy_reg.service_name},
                         {"Kind", "connect-proxy"},
@@ -190,7 +199,7 @@ TaskRegistrations build_registrations(const config::Config& cfg, const ecs::Task
                         {"Tags", service["Tags"]},
                         {"Proxy", std::move(proxy)},
                         {"Locality", service["Locality"]}};
-  for (const char* key : {"Weights", "EnableTagOverride", "Namespace", "Partition"}) {
+  for (const char* key : {"Weights", "EnableTagOverride", "Namespace", "Partition", "TaggedAddresses"}) {
     if (service.contains(key)) proxy_service[key] = service[key];
   }
   proxy_reg.checks = {make_check(proxy_reg.service_id, proxy_reg.service_name, dataplane, regs.ns, true)};
@@ -218,14 +227,29 @@ json dataplane_config(const config::Config& cfg, const TaskRegistrations& regs, 
                  {"grpcPort", config::grpc_port(cfg)},
                  {"serverWatchDisabled", config::skip_server_watch(cfg)},
                  {"tls", std::move(tls)}};
-  if (!inputs.token.empty()) consul["credentials"] = {{"type", "static"}, {"static", {{"token", inputs.token}}}};
+  if (inputs.login) {
+    const auto& login = *inputs.login;
+    json body = {{"authMethod", login.auth_method},
+                 {"datacenter", login.datacenter},
+                 {"bearerToken", login.bearer_token},
+                 {"meta", json(login.meta)}};
+    if (!login.ns.empty()) body["namespace"] = login.ns;
+    if (!login.partition.empty()) body["partition"] = login.partition;
+    consul["credentials"] = {{"type", "login"}, {"login", std::move(body)}};
+  } else if (!inputs.token.empty()) {
+    consul["credentials"] = {{"type", "static"}, {"static", {{"token", inputs.token}}}};
+  }
   const int ready_port =
       config::is_gateway(cfg) ? config::gateway_health_check_port(cfg) : config::proxy_health_check_port(cfg);
-  return {{"consul", std::move(consul)},
-          {"proxy", {{"nodeName", regs.node}, {"id", regs.proxy.service_id}, {"namespace", regs.ns}, {"partition", regs.partition}}},
-          {"xdsServer", {{"bindAddress", "127.0.0.1"}}},
-          {"envoy", {{"readyBindAddress", "127.0.0.1"}, {"readyBindPort", ready_port}}},
-          {"logging", {{"logLevel", config::log_level(cfg)}}}};
+  json doc = {{"consul", std::move(consul)},
+              {"proxy", {{"nodeName", regs.node}, {"id", regs.proxy.service_id}, {"namespace", regs.ns}, {"partition", regs.partition}}},
+              {"xdsServer", {{"bindAddress", "127.0.0.1"}}},
+              {"envoy", {{"readyBindAddress", "127.0.0.1"}, {"readyBindPort", ready_port}}},
+              {"logging", {{"logLevel", config::log_level(cfg)}}}};
+  if (inputs.dns_server) {
+    doc["dnsServer"] = {{"bindAddress", inputs.dns_server->first}, {"bindPort", inputs.dns_server->second}};
+  }
+  return doc;
 }
 
 }  // namespace consulecs::mesh

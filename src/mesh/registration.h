@@ -2,8 +2,10 @@
 // What consul-ecs puts in Consul's catalog for one task: the service and its
 // sidecar proxy (or a gateway), their checks, and the consul-dataplane
 // configuration that points the proxy at them.
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -46,9 +48,23 @@ TaskRegistrations build_registrations(const config::Config& cfg, const ecs::Task
 // which rejects the field). Returns false when there was none to remove.
 bool strip_locality(nlohmann::json& registration_body);
 
+// consul.credentials of type "login": the dataplane logs in itself with
+// these (v0.10 mesh-init). namespace/partition are omitted when empty,
+// datacenter/meta always written, as the reference does.
+struct DataplaneLogin {
+  std::string auth_method;
+  std::string ns;
+  std::string partition;
+  std::string datacenter;
+  std::string bearer_token;
+  std::map<std::string, std::string> meta;
+};
+
 struct DataplaneInputs {
-  std::string token;         // ACL token for the dataplane, "" = none
+  std::string token;         // ACL token for the dataplane ("static" credentials), "" = none
   std::string ca_cert_file;  // gRPC CA file path, "" = none
+  std::optional<DataplaneLogin> login;  // set: "login" credentials (wins over token)
+  std::optional<std::pair<std::string, int>> dns_server;  // set: dnsServer {bindAddress, bindPort}
 };
 
 // The consul-dataplane.json document for the proxy of `regs`.

@@ -153,3 +153,141 @@ TEST(Registration, StripLocalityForOlderConsul) {
   EXPECT_FALSE(mesh::strip_locality(regs.service->body)) << "nothing left to strip";
   EXPECT_EQ(regs.service->body["Service"]["ID"], "web-e9028f8d5d8e4f258373e7b93ce9a3c3");
 }
+
+// ---- v0.10 (mesh-init) ----
+
+namespace {
+
+config::Config config_0100(const std::string& body) {
+  return config::load_config(R"({"bootstrapDir": "/c", "consulServers": {"hosts": "h"}, )" + body + "}",
+                             config::SchemaVersion::k0_10_0);
+}
+
+mesh::DataplaneLogin sample_login() {
+  mesh::DataplaneLogin login;
+  login.auth_method = "iam-ecs-service-token";
+  login.datacenter = "dc1";
+  login.bearer_token = "bearer-xyz";
+  login.meta = {{"consul.hashicorp.com/task-id", "t1"}, {"consul.hashicorp.com/cluster", "arn:c"}};
+  return login;
+}
+
+}  // namespace
+
+TEST(DataplaneConfig, LoginCredentialsOmitEmptyNamespaceAndPartition) {
+  const auto cfg = service_config();
+  const auto regs = mesh::build_registrations(cfg, fargate_task());
+  mesh::DataplaneInputs inputs;
+  inputs.login = sample_login();
+  const json doc = mesh::dataplane_config(cfg, regs, inputs);
+  EXPECT_EQ(doc["consul"]["credentials"],
+            json::parse(R"({"type": "login", "login": {"authMethod": "iam-ecs-service-token", "datacenter": "dc1",
+                "bearerToken": "bearer-xyz", "meta": {"consul.hashicorp.com/task-id": "t1",
+                "consul.hashicorp.com/cluster": "arn:c"}}})"));
+  EXPECT_FALSE(doc.contains("dnsServer"));
+}
+
+TEST(DataplaneConfig, LoginCredentialsWithScopeAndEmptyFieldsKept) {
+  const auto cfg = service_config();
+  const auto regs = mesh::build_registrations(cfg, fargate_task());
+  mesh::DataplaneInputs inputs;
+  inputs.token = "ignored-when-login-is-set";
+  mesh::DataplaneLogin login;
+  login.auth_method = "m";
+  login.ns = "team";
+  login.partition = "part1";
+  inputs.login = login;
+  const json creds = mesh::dataplane_config(cfg, regs, inputs)["consul"]["credentials"];
+  // datacenter, bearerToken and meta are always written (no omitempty in the reference).
+  EXPECT_EQ(creds, json::parse(R"({"type": "login", "login": {"authMethod": "m", "namespace": "team",
+      "partition": "part1", "datacenter": "", "bearerToken": "", "meta": {}}})"));
+}
+
+TEST(DataplaneConfig, DnsServerWhenConsulDnsIsEnabled) {
+  const auto cfg = service_config();
+  const auto regs = mesh::build_registrations(cfg, fargate_task());
+  mesh::DataplaneInputs inputs;
+  inputs.dns_server = std::make_pair(std::string("127.0.0.1"), 8600);
+  const json doc = mesh::dataplane_config(cfg, regs, inputs);
+  EXPECT_EQ(doc["dnsServer"], json({{"bindAddress", "127.0.0.1"}, {"bindPort", 8600}}));
+  EXPECT_FALSE(doc["consul"].contains("credentials"));
+}
+
+TEST(DataplaneConfig, StaticTokenDocumentIsUnchanged) {
+  // The control-plane's document, byte for byte (sorted keys, compact).
+  const auto cfg = service_config();
+  const auto regs = mesh::build_registrations(cfg, fargate_task());
+  EXPECT_EQ(mesh::dataplane_config(cfg, regs, {"tok", ""}).dump(),
+            R"({"consul":{"addresses":"consul.example","credentials":{"static":{"token":"tok"},"type":"static"},)"
+            R"("grpcPort":8502,"serverWatchDisabled":false,"tls":{"disabled":true}},"envoy":{"readyBindAddress":)"
+            R"("127.0.0.1","readyBindPort":23000},"logging":{"logLevel":"DEBUG"},"proxy":{"id":)"
+            R"("web-e9028f8d5d8e4f258373e7b93ce9a3c3-sidecar-proxy","namespace":"","nodeName":)"
+            R"("arn:aws:ecs:us-west-2:111122223333:cluster/default","partition":""},"xdsServer":{"bindAddress":"127.0.0.1"}})");
+}
+
+class OtherGatewayKinds : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OtherGatewayKinds, RegisterOnTheTaskAddressWithoutTaggedAddresses) {
+  const std::string kind = GetParam();
+  // lanAddress/wanAddress only mean something for a mesh gateway: the
+  // reference ignores them for the other kinds.
+  const auto cfg = config_0100(R"("gateway": {"kind": ")" + kind + R"(", "name": "gw", "tags": ["t"],
+      "meta": {"team": "x"}, "lanAddress": {"address": "10.0.0.1", "port": 9443},
+      "wanAddress": {"address": "203.0.113.9", "port": 443}, "healthCheckPort": 21001,
+      "proxy": {"config": {"envoy_prometheus_bind_addr": "0.0.0.0:9102"}}})");
+  const auto regs = mesh::build_registrations(cfg, fargate_task());
+  EXPECT_FALSE(regs.service.has_value());
+  const json& body = regs.proxy.body;
+  const json& gw = body["Service"];
+  EXPECT_EQ(gw["Kind"], kind);
+  EXPECT_EQ(gw["ID"], "gw-e9028f8d5d8e4f258373e7b93ce9a3c3");
+  EXPECT_EQ(gw["Service"], "gw");
+  EXPECT_EQ(gw["Port"], 8443);
+  EXPECT_EQ(gw["Address"], "192.0.2.3");
+  EXPECT_FALSE(gw.contains("TaggedAddresses"));
+  EXPECT_EQ(gw["Tags"], json({"t"}));
+  EXPECT_EQ(gw["Meta"]["team"], "x");
+  EXPECT_EQ(gw["Meta"]["source"], "consul-ecs");
+  EXPECT_EQ(gw["Proxy"], json({{"Config", {{"envoy_prometheus_bind_addr", "0.0.0.0:9102"}}}}));
+  EXPECT_FALSE(gw["Proxy"].contains("Mode")) << "a gateway never runs in transparent mode";
+  EXPECT_EQ(body["Address"], "192.0.2.3");
+  ASSERT_EQ(body["Checks"].size(), 1u);
+  EXPECT_EQ(body["Checks"][0]["CheckID"], "gw-e9028f8d5d8e4f258373e7b93ce9a3c3-consul-dataplane");
+  EXPECT_EQ(body["Checks"][0]["Name"], "Consul dataplane readiness");
+  const json doc = mesh::dataplane_config(cfg, regs, {});
+  EXPECT_EQ(doc["envoy"]["readyBindPort"], 21001);
+  EXPECT_EQ(doc["proxy"]["id"], "gw-e9028f8d5d8e4f258373e7b93ce9a3c3");
+}
+
+INSTANTIATE_TEST_SUITE_P(Kinds, OtherGatewayKinds, ::testing::Values("terminating-gateway", "api-gateway"));
+
+TEST(Registration, MeshGatewayUnderTheNewSchemaStillPublishesLanAndWan) {
+  const auto cfg = config_0100(R"("gateway": {"kind": "mesh-gateway", "lanAddress": {"address": "10.0.0.1"},
+      "wanAddress": {"address": "203.0.113.9"}})");
+  const auto regs = mesh::build_registrations(cfg, fargate_task());
+  const json& gw = regs.proxy.body["Service"];
+  EXPECT_EQ(gw["Port"], 8443);
+  EXPECT_EQ(gw["Address"], "10.0.0.1");
+  EXPECT_EQ(gw["TaggedAddresses"], json::parse(R"({"lan": {"Address": "10.0.0.1", "Port": 8443},
+      "wan": {"Address": "203.0.113.9", "Port": 8443}})"));
+}
+
+TEST(Registration, TransparentProxyTagsTheVirtualAddress) {
+  // transparentProxy absent = enabled in the 0.10 schema.
+  const auto cfg = config_0100(R"("service": {"name": "web", "port": 8080})");
+  const auto regs = mesh::build_registrations(cfg, fargate_task());
+  const json virtual_address = {{"virtual", {{"Address", "192.0.2.3"}, {"Port", 8080}}}};
+  EXPECT_EQ(regs.service->body["Service"]["TaggedAddresses"], virtual_address);
+  EXPECT_EQ(regs.proxy.body["Service"]["TaggedAddresses"], virtual_address);
+  EXPECT_EQ(regs.proxy.body["Service"]["Proxy"]["Mode"], "transparent");
+}
+
+TEST(Registration, NoTransparentProxyFieldsWhenDisabledOrUnderTheOldSchema) {
+  const auto off = config_0100(R"("service": {"name": "web", "port": 8080}, "transparentProxy": {"enabled": false})");
+  for (const auto& cfg : {off, service_config()}) {
+    const auto regs = mesh::build_registrations(cfg, fargate_task());
+    EXPECT_FALSE(regs.service->body["Service"].contains("TaggedAddresses"));
+    EXPECT_FALSE(regs.proxy.body["Service"].contains("TaggedAddresses"));
+    EXPECT_FALSE(regs.proxy.body["Service"]["Proxy"].contains("Mode"));
+  }
+}
