@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""`make demo`: consul-ecs on an emulated ECS cluster, on this machine, no AWS.
+"""`make demo`: terraform/examples/client-server applied against moto, and
+the task definitions it registered run on an emulated ECS cluster on this
+machine, no AWS.
 
-Real: Consul 1.15.4 (ACLs on, default deny, Connect CA), moto as AWS IAM/STS/
-ECS (SigV4 signatures checked, IAM policies enforced), the consul-ecs binary
+Real: OpenTofu + the AWS provider (against moto), Consul 1.15.4 (ACLs on,
+default deny, TLS, Connect CA; in place of the dev server's task), moto as
+AWS (SigV4 signatures checked, IAM policies enforced), the consul-ecs binary
 (controller, control-plane, app-entrypoint, envoy-entrypoint, net-dial) and
 Consul's built-in Connect proxy (mTLS, intentions). Emulated: the ECS agent
-(task metadata, credentials, health checks, dependsOn, the stop sequence).
+(network and mount namespaces per task, task metadata, credentials,
+secrets, health checks, dependsOn, the stop sequence).
 
   python sandbox/demo.py [--keep] [--fast] [--workdir DIR] [--quiet]
 
@@ -128,8 +132,6 @@ def print_status(out: Out, sc: Scenario, title: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     timings = Timings.fast() if args.fast else Timings()
-    if args.controller_interval:
-        timings.controller_interval = args.controller_interval
     if args.shutdown_delay is not None:
         timings.shutdown_delay = args.shutdown_delay
     workdir = args.workdir or tempfile.mkdtemp(prefix="consul-ecs-sandbox-")
@@ -149,15 +151,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         out.section("1. Infrastructure")
         sc.boot_infra()
-        out.say(f"moto (IAM, STS, ECS; SigV4 signatures and IAM policies checked) at {sb.moto.url}")
-        out.say(f"Consul {sb.consul.version()} at {sb.consul.http_addr} (ACLs on, default deny, "
-                f"Connect CA); management token {sb.consul.token}")
+        out.say(f"bridge {sb.network.bridge} {sb.network.gateway} = the example's subnet {sb.network.net}; "
+                f"one network namespace per task")
+        out.say(f"moto (IAM, STS, ECS, Secrets Manager, ...) at {sb.moto.url}")
+        out.say(f"{sb.cli_name} apply of terraform/examples/client-server against moto: "
+                f"{len(sb.tf_root.state_resources())} resources in {sb.terraform_seconds:.0f}s; "
+                f"from here on SigV4 signatures and IAM policies are checked")
+        for name, td in sorted(sb.task_definitions.items()):
+            out.say(dim(f"  ECS service {name}: {td.arn.rsplit('/', 1)[-1]} "
+                        f"[{', '.join(c.name for c in td.containers)}]"))
+        out.say(f"Consul {sb.consul.version()} in place of the dev server's task, at "
+                f"{sb.outputs['server_dns']} = {sb.network.gateway} (HTTPS 8501, gRPC TLS 8503; "
+                f"the CA and bootstrap token Terraform generated)")
         out.say(f"ECS agent emulator at {sb.emulator.url}; cluster {sb.cluster.arn}")
         out.say("auth method iam-ecs-service-token -> moto's STS/IAM (the operator's part)")
 
         out.section("2. The controller")
-        out.say(f"task 'controller': consul-ecs controller -polling-interval "
-                f"{timings.controller_interval:g}s (bootstrap token in CONSUL_HTTP_TOKEN)")
+        out.say(f"task of ECS service {sb.outputs['ecs_services']['controller']}: consul-ecs controller "
+                f"(polling every {timings.controller_interval:g}s, the default; bootstrap token from "
+                f"Secrets Manager in CONSUL_HTTP_TOKEN)")
         sc.boot_controller()
         for ln in sb.controller_log().splitlines():
             if "[INFO]" in ln and ("created" in ln or "registered" in ln or "attached" in ln
@@ -165,8 +177,10 @@ def run(args: argparse.Namespace) -> int:
                 out.say("controller: " + ln.split("[INFO]", 1)[1].strip())
 
         out.section("3. Mesh tasks: 3 x server, 1 x client")
-        out.say("containers: consul-ecs-control-plane -> consul-dataplane (dependsOn control-plane "
-                "HEALTHY) -> app (dependsOn consul-dataplane HEALTHY)")
+        sv = sb.task_definitions[sb.outputs["ecs_services"]["server"]]
+        order = ", ".join(f"{c.name}" + (f" (after {', '.join(f'{d.container_name} {d.condition}' for d in c.depends_on)})"
+                                         if c.depends_on else "") for c in sv.containers)
+        out.say(f"containers, as the task definition says: {order}")
         sc.boot_tasks(3)
         out.say(green("all tasks registered in Consul with passing checks"))
         first = sc.allow()
@@ -236,7 +250,8 @@ def run(args: argparse.Namespace) -> int:
         if args.keep:
             out.section("Running until Ctrl-C (--keep)")
             out.line(f"Consul UI: {sb.consul.http_addr}/ui   token: {sb.consul.token}")
-            out.line(f"through the mesh: curl http://127.0.0.1:{sc.client.ports.upstreams['server']}/")
+            out.line(f"through the mesh: ip netns exec {sb.runtime.tasks[sc.client.task_id].ns} "
+                     f"curl http://127.0.0.1:{sc.client.upstream_port('server')}/")
             out.line(f"logs: {workdir}")
             last = time.time()
             while True:
@@ -281,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", help="where logs go (kept); default: a temp dir, removed on success")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir even on success")
     p.add_argument("--binary", help="consul-ecs binary (default: $CONSUL_ECS_BIN or build/consul-ecs)")
-    p.add_argument("--controller-interval", type=float, help="controller -polling-interval, seconds")
-    p.add_argument("--shutdown-delay", type=float, help="app-entrypoint -shutdown-delay, seconds")
+    p.add_argument("--shutdown-delay", type=int,
+                   help="the example's application_shutdown_delay_seconds (whole seconds)")
     args = p.parse_args(argv)
 
     def on_signal(signum, frame):

@@ -108,8 +108,9 @@ class ContainerDefinition:
     health_check: HealthCheck | None = None
     essential: bool = True
     stop_timeout: float | None = None  # None: the cluster default
-    image: str | None = None           # only shown in the metadata / ECS API
+    image: str | None = None           # only shown in the metadata / ECS API (without a runtime)
     cwd: str | None = None
+    raw: dict[str, Any] | None = None  # the ECS API's containerDefinition, as given
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> "ContainerDefinition":
@@ -123,7 +124,7 @@ class ContainerDefinition:
             health_check=HealthCheck.from_json(d.get("healthCheck")),
             essential=bool(d.get("essential", True)),
             stop_timeout=float(d["stopTimeout"]) if d.get("stopTimeout") is not None else None,
-            image=d.get("image"), cwd=d.get("workingDirectory"))
+            image=d.get("image"), cwd=d.get("workingDirectory"), raw=d)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -147,6 +148,8 @@ class TaskDefinition:
     task_role_arn: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # propagated to the tasks
     revision: int = 1
+    arn: str | None = None             # set when it comes from the ECS API
+    raw: dict[str, Any] | None = None  # DescribeTaskDefinition's taskDefinition, as given
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> "TaskDefinition":
@@ -156,7 +159,9 @@ class TaskDefinition:
         return TaskDefinition(family=d["family"],
                               containers=[ContainerDefinition.from_json(c)
                                           for c in d["containerDefinitions"]],
-                              task_role_arn=d.get("taskRoleArn"), tags=dict(tags))
+                              task_role_arn=d.get("taskRoleArn"), tags=dict(tags),
+                              revision=int(d.get("revision", 1)),
+                              arn=d.get("taskDefinitionArn"), raw=d)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"family": self.family,
@@ -271,6 +276,7 @@ class ContainerRuntime:
     sigterm_at: float | None = None
     killed: bool = False             # SIGKILLed (stopTimeout or kill())
     health_thread: threading.Thread | None = None
+    env: dict[str, str] | None = None   # as started (with a runtime: image PATH, secrets)
 
     @property
     def sid(self) -> int | None:
@@ -284,8 +290,10 @@ class SandboxTask:
     POLL = 0.05
 
     def __init__(self, cluster: "EcsCluster", td: TaskDefinition, task_id: str, task_arn: str,
-                 env: Callable[[str], dict[str, str]], logdir: str, name: str) -> None:
+                 env: Callable[[str], dict[str, str]], logdir: str, name: str,
+                 ip: str = "127.0.0.1") -> None:
         self.cluster = cluster
+        self.ip = ip
         self.td = td
         self.task_id = task_id
         self.task_arn = task_arn
@@ -309,6 +317,12 @@ class SandboxTask:
     # ---- public ----
     def start(self) -> "SandboxTask":
         self._event("task started (PENDING)")
+        if self.cluster.runtime is not None:
+            try:
+                self.cluster.runtime.setup_task(self)
+            except Exception as e:  # noqa: BLE001 - as ECS: the task stops before any container
+                self._event(f"cannot set up the task: {e}")
+                self.stop(f"task set-up failed: {e}")
         self._thread.start()
         return self
 
@@ -406,12 +420,17 @@ class SandboxTask:
 
     def _start_container(self, c: ContainerRuntime) -> None:
         env = self._container_env(c)
+        argv = c.defn.command
         log = open(c.log_path, "ab")
         try:
-            c.proc = subprocess.Popen(c.defn.command, env=env, stdout=log, stderr=subprocess.STDOUT,
+            if self.cluster.runtime is not None:
+                argv, extra = self.cluster.runtime.container(self, c.defn.name)
+                env.update(extra)
+                c.env = env
+            c.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, cwd=c.defn.cwd or self.logdir,
                                       start_new_session=True)
-        except OSError as e:
+        except (OSError, LookupError, RuntimeError) as e:
             log.write(f"cannot start {c.defn.command!r}: {e}\n".encode())
             log.close()
             c.status, c.exit_code, c.stopped_at = "STOPPED", 127, time.time()
@@ -463,7 +482,10 @@ class SandboxTask:
         assert hc is not None
         failures = 0
         started = time.monotonic()
-        env = self._container_env(c)
+        env = c.env or self._container_env(c)
+        argv = hc.argv()
+        if self.cluster.runtime is not None and c.proc is not None:
+            argv = self.cluster.runtime.health_argv(c.proc.pid, argv)
         while c.status == "RUNNING" and not self._done.is_set():
             # Docker runs the first check `interval` after the start; a short
             # first wait keeps sandbox start-up snappy without changing the
@@ -472,7 +494,7 @@ class SandboxTask:
             if c.status != "RUNNING":
                 return
             try:
-                r = subprocess.run(hc.argv(), env=env, stdout=subprocess.DEVNULL,
+                r = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                                    timeout=hc.timeout, cwd=c.defn.cwd or self.logdir)
                 ok = r.returncode == 0
@@ -555,6 +577,11 @@ class SandboxTask:
     def _finish(self) -> None:
         self.last_status = "STOPPED"
         self.stopped_at = time.time()
+        if self.cluster.runtime is not None:
+            try:
+                self.cluster.runtime.teardown_task(self)
+            except Exception as e:  # noqa: BLE001 - report, keep stopping
+                self._event(f"task tear-down failed: {e}")
         try:
             self.cluster.emulator.set_task_status(self.task_id, known_status="STOPPED",
                                                   desired_status="STOPPED")
@@ -575,8 +602,11 @@ class EcsCluster:
                  ecs_api: Any = None, region: str = "us-east-1", account_id: str = "123456789012",
                  default_stop_timeout: float = DEFAULT_STOP_TIMEOUT,
                  network_configuration: dict[str, Any] | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, runtime: Any = None) -> None:
         self.name = name
+        # Runs containers of ECS task definitions unchanged (sandbox/runtime.py);
+        # None: a container's command is a plain local process.
+        self.runtime = runtime
         # RunTask's networkConfiguration (Fargate tasks are awsvpc).
         self.network_configuration = network_configuration
         self.emulator = emulator
@@ -602,7 +632,7 @@ class EcsCluster:
 
     def register_task_definition(self, td: TaskDefinition) -> TaskDefinition:
         td.validate()
-        if self.ecs_api is not None:
+        if self.ecs_api is not None and td.arn is None:
             kw: dict[str, Any] = {
                 "family": td.family,
                 "requiresCompatibilities": ["FARGATE"],
@@ -622,25 +652,35 @@ class EcsCluster:
             td.revision = int(out["revision"])
         return td
 
-    def run_task(self, td: TaskDefinition, name: str | None = None, ip: str = "127.0.0.1",
-                 env: Callable[[str, str], dict[str, str]] | None = None) -> SandboxTask:
+    def run_task(self, td: TaskDefinition, name: str | None = None, ip: str | None = None,
+                 env: Callable[[str, str], dict[str, str]] | None = None,
+                 network_configuration: dict[str, Any] | None = None,
+                 started_by: str = "ecs-sandbox", group: str | None = None) -> SandboxTask:
         """Starts one task of `td`. `env(task_id, container_name)` may add
-        environment per container (e.g. what depends on the task ID)."""
+        environment per container (e.g. what depends on the task ID). The
+        task's address: `ip`, else its ENI's in the ECS API, else 127.0.0.1."""
         td.validate()
+        net = network_configuration or self.network_configuration
         if self.ecs_api is not None:
             out = self.ecs_api.run_task(
-                cluster=self.arn, taskDefinition=f"{td.family}:{td.revision}", launchType="FARGATE",
+                cluster=self.arn, taskDefinition=td.arn or f"{td.family}:{td.revision}",
+                launchType="FARGATE",
                 count=1, tags=[{"key": k, "value": v} for k, v in td.tags.items()],
-                startedBy="ecs-sandbox",
-                **({"networkConfiguration": self.network_configuration}
-                   if self.network_configuration else {}))
+                startedBy=started_by, **({"group": group} if group else {}),
+                **({"networkConfiguration": net} if net else {}))
             if out.get("failures"):
                 raise RuntimeError(f"RunTask {td.family}: {out['failures']}")
             task_arn = out["tasks"][0]["taskArn"]
             task_id = task_arn.rsplit("/", 1)[-1]
+            if ip is None:
+                for att in out["tasks"][0].get("attachments") or []:
+                    for d in att.get("details") or []:
+                        if d.get("name") == "privateIPv4Address":
+                            ip = d["value"]
         else:
             task_id = secrets.token_hex(16)
             task_arn = f"arn:aws:ecs:{self.region}:{self.account_id}:task/{self.name}/{task_id}"
+        ip = ip or "127.0.0.1"
         emu_task = self.emulator.add_task(
             cluster=self.arn, task_id=task_id, family=td.family, revision=str(td.revision),
             launch_type="FARGATE", ip=ip, role_arn=td.task_role_arn, region=self.region,
@@ -659,7 +699,7 @@ class EcsCluster:
 
         label = name or f"{td.family}-{task_id[:8]}"
         task = SandboxTask(self, td, task_id, emu_task.task_arn, container_env,
-                           os.path.join(self.workdir, label), label)
+                           os.path.join(self.workdir, label), label, ip=ip)
         with self._lock:
             self.tasks[task_id] = task
         return task.start()

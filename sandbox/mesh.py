@@ -1,19 +1,42 @@
-"""The mesh sandbox: a real Consul (ACLs on, default deny), moto as AWS (IAM,
-STS and ECS, SigV4 checking on), the ECS agent emulator and an emulated ECS
-cluster running the consul-ecs controller and mesh tasks as local processes.
+"""The mesh sandbox: terraform/examples/client-server applied against moto,
+and what it registered run on this machine.
+
+  1. moto (IAM, STS, ECS, EC2, Secrets Manager, ...; sandbox/moto_server.py),
+     bound to the address of a Linux bridge that stands for the example's
+     subnet (sandbox/runtime.py);
+  2. `tofu apply` of the example against moto: VPC, cluster, the dev server,
+     the controller and the two mesh services, their task definitions, IAM
+     roles and secrets;
+  3. the test bed's Consul (ACLs on, default deny, Connect CA) in place of
+     the dev server's task: bootstrap token and CA are the ones Terraform
+     generated (read back from Secrets Manager, as the dev server's
+     containers get them), its server certificate is signed by that CA for
+     the Cloud Map name every task is configured with, which each task's
+     /etc/hosts resolves to it; HTTPS on 8501 and gRPC+TLS on 8503, the
+     ports the task definitions say;
+  4. every other ECS service's tasks (controller, server x3, client x1): the
+     task definition is the one moto holds (DescribeServices ->
+     DescribeTaskDefinition), started with RunTask (the ENI address moto
+     gives is the task's address), run by sandbox/ecs_sandbox.py with the
+     runtime of sandbox/runtime.py (own network and mount namespaces,
+     images mapped to local executables, secrets read with the execution
+     role).
 
 Used by demo.py (readable output) and tests/e2e/test_sandbox.py (assertions).
-Consul, moto, the IAM set-up, the auth method and the emulator come from the
-e2e test bed (tests/e2e/testbed.py, tests/e2e/ecs_agent_emulator.py).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import random
+import secrets as pysecrets
+import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,29 +48,98 @@ for p in (HERE, E2E):
 
 import requests  # noqa: E402
 
+import terraform_bed as tfb  # noqa: E402
 import testbed as tb  # noqa: E402
 from ecs_agent_emulator import EcsAgentEmulator, Task  # noqa: E402
-from ecs_sandbox import EcsCluster, SandboxTask, kill_all_sessions  # noqa: E402
-from taskdefs import (CONTROLLER, ConsulTarget, MeshPorts, Timings,  # noqa: E402
-                      client_task, controller_task, server_task)
+from ecs_sandbox import EcsCluster, SandboxTask, TaskDefinition, kill_all_sessions  # noqa: E402
+from runtime import Image, ImageMap, Network, TaskRuntime, subnet_in_use  # noqa: E402
+from taskdefs import Timings  # noqa: E402
 
-SERVER_ROLE = "server-task-role"
-CLIENT_ROLE = "client-task-role"
-CONTROLLER_ROLE = "consul-ecs-controller"
+EXAMPLE = "client-server"
+CONSUL_ECS_IMAGE = "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"   # the example's default
+DATAPLANE_IMAGE = "hashicorp/consul-dataplane"                 # mesh-task's default repository
+APPS_IMAGE = "consul-ecs-sandbox/apps:local"                   # sandbox/apps
 SANDBOX_USER = "ecs-sandbox"  # the identity the emulated ECS service uses for the ECS API
+CONTROLLER_CONTAINER = "consul-ecs-controller"
 
 
 def default_binary() -> str:
     return os.environ.get("CONSUL_ECS_BIN") or os.path.join(ROOT, "build", "consul-ecs")
 
 
+class BridgeMoto(tb.MotoServer):
+    """The test bed's moto, bound to the bridge address (reachable from the
+    host and every task) and started through sandbox/moto_server.py."""
+
+    def __init__(self, workdir: str, host: str) -> None:
+        super().__init__(workdir)
+        self.host = host
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "BridgeMoto":
+        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="inf", MOTO_ALLOW_NONEXISTENT_REGION="false",
+                   # tb.aws_setup's user: the emulated ECS agent (sandbox/moto_server.py, fix 3)
+                   SANDBOX_ECS_AGENT_ARN=f"arn:aws:iam::{tb.ACCOUNT_ID}:user/ecs-agent")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "moto_server.py"), "-H", self.host, "-p", str(self.port)],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True)
+
+        def up() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto exited with {self.proc.returncode}: {self.log_tail()}")
+            return requests.get(f"{self.url}/moto-api/data.json", timeout=2).status_code == 200
+
+        tb.wait_until(up, timeout, 0.2, "moto server")
+        return self
+
+
+class SandboxConsul(tb.ConsulServer):
+    """The test bed's Consul standing in for the dev server's task: the
+    bootstrap token and CA Terraform generated, HTTPS on 8501 and gRPC with
+    TLS on 8503 of the bridge address, as every task definition expects.
+    Plain HTTP stays on a free port for the sandbox's own calls."""
+
+    def __init__(self, workdir: str, host: str, token: str, ca_cert: str, ca_key: str,
+                 dns_names: list[str]) -> None:
+        super().__init__(workdir, management_token=token, host=host)
+        self.ca_file = os.path.join(workdir, "ca.pem")
+        key_file = os.path.join(workdir, "ca-key.pem")
+        with open(self.ca_file, "w") as f:
+            f.write(ca_cert)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(ca_key)
+        extra = [a for n in dns_names for a in ("-additional-dnsname", n)]
+        subprocess.run([self.binary, "tls", "cert", "create", "-server", "-dc", "dc1", "-ca", self.ca_file,
+                        "-key", key_file, "-additional-ipaddress", host, *extra],
+                       cwd=workdir, check=True, capture_output=True)
+
+    def config(self) -> dict:
+        cfg = super().config()
+        cfg["ports"]["https"] = 8501
+        cfg["ports"]["grpc_tls"] = 8503
+        cfg["tls"] = {"defaults": {
+            "ca_file": self.ca_file,
+            "cert_file": os.path.join(self.workdir, "dc1-server-consul-0.pem"),
+            "key_file": os.path.join(self.workdir, "dc1-server-consul-0-key.pem"),
+            "verify_incoming": False,
+        }}
+        return cfg
+
+
 @dataclass
 class MeshTask:
     """A running mesh task and what the sandbox knows about it."""
     task: SandboxTask
-    service: str
-    ports: MeshPorts
-    bootstrap_dir: str
+    service: str           # the Consul service name
+    ecs_service: str
+    config: dict           # its control-plane's CONSUL_ECS_CONFIG_JSON
+    bootstrap_dir: str     # the task's volume behind /consul
 
     @property
     def task_id(self) -> str:
@@ -65,18 +157,38 @@ class MeshTask:
     def proxy_id(self) -> str:
         return f"{self.service_id}-sidecar-proxy"
 
+    @property
+    def app_container(self) -> str:
+        """The health-synced app container (the one that is not a mesh sidecar)."""
+        return self.config["healthSyncContainers"][0]
+
+    def upstream_port(self, destination: str) -> int:
+        for u in (self.config.get("proxy") or {}).get("upstreams") or []:
+            if u["destinationName"] == destination:
+                return int(u["localBindPort"])
+        raise KeyError(f"{self.name} has no upstream {destination}")
+
     def log(self, container: str) -> str:
         try:
             with open(self.task.container(container).log_path, errors="replace") as f:
                 return f.read()
-        except OSError:
+        except (OSError, KeyError):
             return ""
+
+
+def _pick_subnet() -> str:
+    for _ in range(50):
+        cidr = f"10.{random.randint(150, 199)}.{random.randint(0, 255)}.0/24"
+        if not subnet_in_use(cidr):
+            return cidr
+    raise RuntimeError("no free 10.150-199.x.0/24 subnet on this host")
 
 
 class MeshSandbox:
     def __init__(self, workdir: str, timings: Timings | None = None,
                  consul_ecs_bin: str | None = None, consul_bin: str | None = None,
-                 log: Callable[[str], None] | None = None, cluster_name: str | None = None) -> None:
+                 log: Callable[[str], None] | None = None, cli: str = "tofu",
+                 layout: str | None = None) -> None:
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.timings = timings or Timings()
@@ -85,88 +197,147 @@ class MeshSandbox:
             raise FileNotFoundError(f"consul-ecs binary not found at {self.bin} (run make build)")
         self.consul_bin = consul_bin or tb.consul_binary()
         self._log = log or (lambda s: None)
-        self.cluster_name = cluster_name or "sandbox"
-        self.moto: tb.MotoServer | None = None
-        self.consul: tb.ConsulServer | None = None
+        self.cli_name = cli
+        self.layout = layout  # mesh-task's consul_ecs_layout; None: the module's default
+        self.cluster_name = "sandbox"
+        self.network: Network | None = None
+        self.moto: BridgeMoto | None = None
+        self.consul: SandboxConsul | None = None
         self.aws: tb.AwsWorld | None = None
         self.emulator: EcsAgentEmulator | None = None
         self.cluster: EcsCluster | None = None
+        self.runtime: TaskRuntime | None = None
+        self.outputs: dict[str, Any] = {}
+        self.services: dict[str, dict] = {}          # ECS service name -> DescribeServices entry
+        self.task_definitions: dict[str, TaskDefinition] = {}  # ECS service name -> its taskdef
         self.controller: SandboxTask | None = None
         self.mesh_tasks: list[MeshTask] = []
-        self.client_log_path = os.path.join(workdir, "client-requests.jsonl")
+        self.terraform_seconds = 0.0
         self._closed = False
         self._close_lock = threading.Lock()
 
     # ------------------------------------------------------------------
     # Infrastructure
     # ------------------------------------------------------------------
+    def tf_variables(self, subnet: str) -> dict[str, Any]:
+        t = self.timings
+        net = ipaddress.ip_network(subnet)
+        vpc = ipaddress.ip_network(f"{net.network_address}/16", strict=False)
+        hc = lambda port: {"command": ["CMD", "probe.py", f"http://127.0.0.1:{port}/health"],  # noqa: E731
+                           "interval": 5, "timeout": 2, "retries": 3}
+        v: dict[str, Any] = {
+            "name": self.cluster_name,
+            "aws_endpoint_url": self.moto.url,
+            "vpc_cidr": str(vpc), "subnet_cidr": subnet,
+            "consul_ecs_image": CONSUL_ECS_IMAGE,
+            "application_shutdown_delay_seconds": int(round(t.shutdown_delay)),
+            "destroy_grace_period_seconds": 0,
+            "server_image": APPS_IMAGE, "server_command": ["server.py", "--port", "9090"],
+            "client_image": APPS_IMAGE,
+            "client_command": ["client.py", "--port", "8080", "--upstream", "http://127.0.0.1:1234/",
+                               "--period", str(t.client_period), "--timeout", str(t.client_timeout)],
+            "app_health_checks": {"server": hc(9090), "client": hc(8080)},
+        }
+        return v
+
     def start_infra(self) -> None:
-        self._log("starting moto (IAM, STS, ECS)")
-        # Assigned before start() so that close() stops it even if start-up
-        # is interrupted.
-        self.moto = tb.MotoServer(os.path.join(self.workdir, "moto"))
+        subnet = _pick_subnet()
+        self.network = Network(subnet, pysecrets.token_hex(3)).create()
+        gw = self.network.gateway
+        self._log(f"bridge {self.network.bridge} {gw} for subnet {subnet}")
+        self.moto = BridgeMoto(os.path.join(self.workdir, "moto"), gw)
         self.moto.start()
-        self.aws = tb.aws_setup(self.moto, {
-            SERVER_ROLE: (tb.TRUSTED_ROLE_PATH, {tb.SERVICE_NAME_TAG: "server"}),
-            CLIENT_ROLE: (tb.TRUSTED_ROLE_PATH, {tb.SERVICE_NAME_TAG: "client"}),
-            CONTROLLER_ROLE: ("/", {}),
-        })
+        self.aws = tb.aws_setup(self.moto, {})  # the user the emulated ECS agent assumes roles as
         iam = self.moto.client("iam")
-        # The controller reads the cluster's tasks.
-        iam.put_role_policy(RoleName=CONTROLLER_ROLE, PolicyName="ecs-read", PolicyDocument=json.dumps({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": ["ecs:ListTasks", "ecs:DescribeTasks"],
-                           "Resource": "*"}]}))
-        # The emulated ECS service itself (RunTask/StopTask) signs as this user.
         iam.create_user(UserName=SANDBOX_USER)
         iam.put_user_policy(UserName=SANDBOX_USER, PolicyName="ecs-all", PolicyDocument=json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": ["ecs:*", "ec2:*"], "Resource": "*"}]}))
         key = iam.create_access_key(UserName=SANDBOX_USER)["AccessKey"]
         sandbox_creds = tb.AwsCreds(key["AccessKeyId"], key["SecretAccessKey"])
-        # Fargate tasks are awsvpc: RunTask needs a subnet (moto's default VPC).
-        ec2 = self.moto.client("ec2")
-        subnet = ec2.describe_subnets()["Subnets"][0]
-        sg = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]},
-                                                   {"Name": "vpc-id", "Values": [subnet["VpcId"]]}])
-        network = {"awsvpcConfiguration": {
-            "subnets": [subnet["SubnetId"]],
-            "securityGroups": [g["GroupId"] for g in sg["SecurityGroups"]][:1]}}
+
+        self._log(f"{self.cli_name} apply of terraform/examples/{EXAMPLE} against moto")
+        t0 = time.time()
+        tc = tfb.toolchain()
+        tree = tfb.copy_tree(Path(self.workdir))
+        self.tf_root = tfb.Root(tc.cli(self.cli_name), tree / "examples" / EXAMPLE)
+        self.tf_root.init()
+        variables = self.tf_variables(subnet)
+        if self.layout:
+            raise NotImplementedError("the example does not pass consul_ecs_layout yet")
+        self.tf_root.apply(variables)
+        self.outputs = self.tf_root.outputs()
+        self.terraform_seconds = time.time() - t0
+
+        # What the dev server's task would get from Secrets Manager.
+        sm = self.moto.client("secretsmanager")
+        value = lambda arn: sm.get_secret_value(SecretId=arn)["SecretString"]  # noqa: E731
+        token = value(self.outputs["bootstrap_token_secret_arn"])
+        ca_cert, ca_key = value(self.outputs["ca_cert_arn"]), value(self.outputs["ca_key_arn"])
         self.moto.enable_auth()  # from here on: SigV4 checked, IAM policies enforced
 
-        self._log("starting Consul (ACLs on, default deny)")
-        self.consul = tb.ConsulServer(os.path.join(self.workdir, "consul"), binary=self.consul_bin)
+        self._log("starting Consul in place of the dev server's task")
+        self.consul = SandboxConsul(os.path.join(self.workdir, "consul"), gw, token, ca_cert, ca_key,
+                                    [self.outputs["server_dns"]])
         self.consul.start()
-        # The operator's part: the auth method pointing at moto instead of
-        # the real STS/IAM endpoints (the controller merges into it and adds
-        # the binding rules, policies and roles).
+        # The operator's part: the auth method pointing at moto's STS/IAM.
         tb.setup_auth_method(self.consul, self.moto.url, binding_rule=False)
 
         aws = self.aws
 
+        def assume(role_arn: str, session: str) -> tb.AwsCreds:
+            sts = self.moto.client("sts", aws.user_creds)
+            c = sts.assume_role(RoleArn=role_arn, RoleSessionName=session, DurationSeconds=3600)["Credentials"]
+            return tb.AwsCreds(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"],
+                               c["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ"), role_arn)
+
         def credentials(task: Task) -> dict[str, Any]:
-            # ECS assumes the task role, session name = task ID.
-            c = aws.assume(task.role_arn.rsplit("/", 1)[-1], task.task_id)
+            c = assume(task.role_arn, task.task_id)  # as ECS: session name = task ID
             return {"RoleArn": c.role_arn, "AccessKeyId": c.access_key_id,
                     "SecretAccessKey": c.secret_access_key, "Token": c.session_token,
                     "Expiration": c.expiration}
 
-        self.emulator = EcsAgentEmulator(credentials_provider=credentials)
-        self.emulator.start()
-        # A killed container may drop its connection mid-request; socketserver
-        # would print a traceback for each on stderr.
-        self.emulator._server.handle_error = lambda request, client_address: None
-        self.cluster = EcsCluster(self.cluster_name, self.emulator, os.path.join(self.workdir, "tasks"),
-                                  ecs_api=self.moto.client("ecs", sandbox_creds),
-                                  region=tb.REGION, account_id=tb.ACCOUNT_ID,
-                                  default_stop_timeout=self.timings.stop_timeout,
-                                  network_configuration=network, log=self._log).create()
+        def read_secret(execution_role: str | None, arn: str) -> str:
+            if not execution_role:
+                raise RuntimeError(f"secret {arn}: the task definition has no execution role")
+            c = assume(execution_role, "ecs-agent")
+            return self.moto.client("secretsmanager", c).get_secret_value(SecretId=arn)["SecretString"]
 
-    @property
-    def target(self) -> ConsulTarget:
-        assert self.consul and self.moto
-        return ConsulTarget(http_port=self.consul.http_port, grpc_port=self.consul.grpc_port,
-                            moto_url=self.moto.url, region=tb.REGION, consul_bin=self.consul_bin)
+        self.emulator = EcsAgentEmulator(host=gw, credentials_provider=credentials)
+        self.emulator.start()
+        self.emulator._server.handle_error = lambda request, client_address: None
+        self.runtime = TaskRuntime(self.network, self._images(), os.path.join(self.workdir, "tasks"),
+                                   read_secret, dns={self.outputs["server_dns"]: gw},
+                                   extra_env={"AWS_ENDPOINT_URL": self.moto.url})
+        ecs = self.moto.client("ecs", sandbox_creds)
+        self.cluster = EcsCluster(self.cluster_name, self.emulator, os.path.join(self.workdir, "tasks"),
+                                  ecs_api=ecs, region=tb.REGION, account_id=tb.ACCOUNT_ID,
+                                  default_stop_timeout=self.timings.stop_timeout, log=self._log,
+                                  runtime=self.runtime)
+        self.cluster.arn = self.outputs["cluster_arn"]
+        names = list(self.outputs["ecs_services"].values())
+        for svc in ecs.describe_services(cluster=self.cluster.arn, services=names)["services"]:
+            self.services[svc["serviceName"]] = svc
+            td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"], include=["TAGS"])
+            raw = dict(td["taskDefinition"], tags=td.get("tags") or [])
+            self.task_definitions[svc["serviceName"]] = TaskDefinition.from_json(raw)
+
+    def _images(self) -> ImageMap:
+        images = ImageMap()
+        bindir = os.path.join(self.workdir, "images")
+        ecs_dir, dp_dir = os.path.join(bindir, "consul-ecs"), os.path.join(bindir, "consul-dataplane")
+        for d in (ecs_dir, dp_dir):
+            os.makedirs(d, exist_ok=True)
+        os.symlink(self.bin, os.path.join(ecs_dir, "consul-ecs"))
+        images.add(ImageMap.repository(CONSUL_ECS_IMAGE), Image([ecs_dir], [self.bin]))
+        shim = os.path.join(dp_dir, "consul-dataplane")
+        with open(shim, "w") as f:
+            f.write(f"#!/bin/sh\nexec {sys.executable} {os.path.join(HERE, 'dataplane.py')} \"$@\"\n")
+        os.chmod(shim, 0o755)
+        os.symlink(self.consul_bin, os.path.join(dp_dir, "consul"))
+        images.add(DATAPLANE_IMAGE, Image([dp_dir], ["consul-dataplane"]))
+        images.add(ImageMap.repository(APPS_IMAGE), Image([os.path.join(HERE, "apps")]))
+        return images
 
     @property
     def node(self) -> str:
@@ -176,19 +347,24 @@ class MeshSandbox:
     # ------------------------------------------------------------------
     # Tasks
     # ------------------------------------------------------------------
+    def run_service_task(self, service: str, label: str) -> SandboxTask:
+        """One task of an ECS service, from the task definition moto holds."""
+        assert self.cluster
+        svc = self.services[service]
+        td = self.task_definitions[service]
+        return self.cluster.run_task(td, name=label, network_configuration=svc.get("networkConfiguration"),
+                                     started_by=f"ecs-svc/{svc['serviceArn'].rsplit('/', 1)[-1][:16]}",
+                                     group=f"service:{service}")
+
     def start_controller(self) -> SandboxTask:
-        assert self.cluster and self.consul and self.aws
-        td = controller_task(self.bin, os.path.join(self.workdir, "controller"), self.target,
-                             self.consul.token, self.aws.roles[CONTROLLER_ROLE], self.timings)
-        self.cluster.register_task_definition(td)
-        self.controller = self.cluster.run_task(td, name="controller")
+        self.controller = self.run_service_task(self.outputs["ecs_services"]["controller"], "controller")
         return self.controller
 
     def controller_log(self) -> str:
         if not self.controller:
             return ""
         try:
-            with open(self.controller.container(CONTROLLER).log_path, errors="replace") as f:
+            with open(self.controller.container(CONTROLLER_CONTAINER).log_path, errors="replace") as f:
                 return f.read()
         except OSError:
             return ""
@@ -210,33 +386,18 @@ class MeshSandbox:
         except TimeoutError as e:
             raise TimeoutError(f"{e}\n--- controller log ---\n{self.controller_log()[-3000:]}") from None
 
-    def _mesh_dirs(self, label: str) -> str:
-        bd = os.path.join(self.workdir, "bootstrap", label)
-        os.makedirs(bd, exist_ok=True)
-        return bd
-
-    def run_server(self, label: str) -> MeshTask:
-        assert self.cluster and self.aws
-        app, pub, ready = tb.free_ports(3)
-        ports = MeshPorts(app=app, public_listener=pub, readiness=ready)
-        bd = self._mesh_dirs(label)
-        td = server_task(role_arn=self.aws.roles[SERVER_ROLE], consul_ecs_bin=self.bin,
-                         bootstrap_dir=bd, target=self.target, ports=ports, timings=self.timings)
-        self.cluster.register_task_definition(td)
-        mt = MeshTask(self.cluster.run_task(td, name=label), "server", ports, bd)
-        self.mesh_tasks.append(mt)
-        return mt
-
-    def run_client(self, label: str = "client") -> MeshTask:
-        assert self.cluster and self.aws
-        app, pub, ready, bind = tb.free_ports(4)
-        ports = MeshPorts(app=app, public_listener=pub, readiness=ready, upstreams={"server": bind})
-        bd = self._mesh_dirs(label)
-        td = client_task(self.client_log_path, role_arn=self.aws.roles[CLIENT_ROLE],
-                         consul_ecs_bin=self.bin, bootstrap_dir=bd, target=self.target,
-                         ports=ports, timings=self.timings)
-        self.cluster.register_task_definition(td)
-        mt = MeshTask(self.cluster.run_task(td, name=label), "client", ports, bd)
+    def run_mesh_task(self, ecs_service: str, label: str) -> MeshTask:
+        td = self.task_definitions[ecs_service]
+        cfg = {}
+        for c in td.containers:
+            env = c.environment.get("CONSUL_ECS_CONFIG_JSON")
+            if env:
+                cfg = json.loads(env)
+        task = self.run_service_task(ecs_service, label)
+        assert self.runtime
+        setup = self.runtime.tasks.get(task.task_id)
+        mt = MeshTask(task, cfg["service"]["name"], ecs_service, cfg,
+                      setup.volumes.get("consul_data", "") if setup else "")
         self.mesh_tasks.append(mt)
         return mt
 
@@ -244,7 +405,6 @@ class MeshSandbox:
     # Consul views
     # ------------------------------------------------------------------
     def node_services(self) -> dict[str, dict]:
-        """Service instances on the cluster's node, by ID."""
         assert self.consul
         n = self.consul.catalog_node(self.node)
         return dict((n or {}).get("Services") or {})
@@ -263,7 +423,7 @@ class MeshSandbox:
             return "passing"
         return "critical"
 
-    def wait_healthy(self, tasks: list[MeshTask], timeout: float = 90.0) -> None:
+    def wait_healthy(self, tasks: list[MeshTask], timeout: float = 120.0) -> None:
         def ready() -> bool:
             for mt in tasks:
                 if mt.task.stopped:
@@ -277,7 +437,6 @@ class MeshSandbox:
             raise TimeoutError(f"{e}\n" + "\n".join(self.describe_task(mt) for mt in tasks)) from None
 
     def wait_absent(self, mt: MeshTask, timeout: float) -> float:
-        """Waits until the task's service and proxy are gone; returns when."""
         tb.wait_until(lambda: not any(i in self.node_services() for i in (mt.service_id, mt.proxy_id)),
                       timeout, 0.1, f"{mt.name}'s instances to leave the catalog")
         return time.time()
@@ -307,18 +466,23 @@ class MeshSandbox:
     # Requests through the mesh
     # ------------------------------------------------------------------
     def request_via(self, client: MeshTask, timeout: float = 3.0) -> tuple[bool, str]:
-        """One GET through the client task's upstream listener for `server`:
-        client sidecar -> mTLS -> a server sidecar (intention checked) -> app."""
-        port = client.ports.upstreams["server"]
+        """One GET through the client task's upstream listener for `server`,
+        from inside the client task's network namespace: client sidecar ->
+        mTLS -> a server sidecar (intention checked) -> app."""
+        assert self.runtime
+        port = client.upstream_port("server")
         try:
-            r = requests.get(f"http://127.0.0.1:{port}/", timeout=timeout,
-                             headers={"Connection": "close"})
-            return r.status_code == 200, r.text.strip()
-        except requests.RequestException as e:
+            r = self.runtime.exec_in(client.task_id, [
+                "curl", "-sS", "-m", str(timeout), "-H", "Connection: close", "-w", "\n%{http_code}",
+                f"http://127.0.0.1:{port}/"], timeout=timeout + 2)
+        except (subprocess.TimeoutExpired, KeyError) as e:
             return False, f"{type(e).__name__}: {e}"
+        body, _, code = r.stdout.rpartition("\n")
+        if r.returncode == 0 and code.strip() == "200":
+            return True, body.strip()
+        return False, f"ConnectionError: {(r.stderr or body or code).strip()}"
 
     def wait_request(self, client: MeshTask, ok: bool, timeout: float = 20.0) -> str:
-        """Waits until a request through the mesh succeeds (ok) or fails."""
         last = [""]
 
         def check() -> bool:
@@ -330,18 +494,20 @@ class MeshSandbox:
         return last[0]
 
     def client_requests(self, since: float = 0.0, until: float | None = None) -> list[dict]:
+        """Every call of the client app (JSON lines on its stdout)."""
         out = []
-        try:
-            with open(self.client_log_path) as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    if rec["t"] >= since and (until is None or rec["t"] <= until):
-                        out.append(rec)
-        except OSError:
-            pass
+        for mt in self.mesh_tasks:
+            if mt.service != "client":
+                continue
+            for line in mt.log(mt.app_container).splitlines():
+                if not line.startswith("{"):
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if "t" in rec and rec["t"] >= since and (until is None or rec["t"] <= until):
+                    out.append(rec)
         return out
 
     # ------------------------------------------------------------------
@@ -349,8 +515,8 @@ class MeshSandbox:
     # ------------------------------------------------------------------
     def describe_task(self, mt: MeshTask, tail: int = 1500) -> str:
         snap = mt.task.snapshot()
-        parts = [f"--- task {mt.name} ({mt.task_id}): {snap['lastStatus']} "
-                 f"containers={json.dumps(snap['containers'])}"]
+        parts = [f"--- task {mt.name} ({mt.task_id}, {mt.task.ip}): {snap['lastStatus']} "
+                 f"containers={json.dumps(snap['containers'])} events={mt.task.events[-5:]}"]
         for name in mt.task.containers:
             parts.append(f"--- {mt.name}/{name} log ---\n{mt.log(name)[-tail:]}")
         return "\n".join(parts)
@@ -365,9 +531,11 @@ class MeshSandbox:
                 self.cluster.shutdown(timeout=0)
         finally:
             kill_all_sessions()
-            if self.emulator and self.emulator._thread is not None:  # shutdown() needs a started server
+            if self.emulator and self.emulator._thread is not None:
                 self.emulator.stop()
             if self.consul:
                 self.consul.stop()
             if self.moto:
                 self.moto.stop()
+            if self.network:
+                self.network.close()

@@ -120,8 +120,12 @@ class Scenario:
 
     def boot_tasks(self, servers: int = 3) -> None:
         sb = self.sb
-        self.servers = [sb.run_server(f"server-{i + 1}") for i in range(servers)]
-        self.client = sb.run_client("client")
+        svc = sb.outputs["ecs_services"]
+        desired = sb.services[svc["server"]]["desiredCount"]
+        if desired < servers:
+            raise RuntimeError(f"ECS service {svc['server']} wants {desired} tasks, the flow needs {servers}")
+        self.servers = [sb.run_mesh_task(svc["server"], f"server-{i + 1}") for i in range(servers)]
+        self.client = sb.run_mesh_task(svc["client"], "client")
         sb.wait_healthy(self.servers + [self.client])
 
     def allow(self) -> str:

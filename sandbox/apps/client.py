@@ -28,14 +28,14 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--upstream", required=True, help="e.g. http://127.0.0.1:21001/")
-    p.add_argument("--log", required=True)
+    p.add_argument("--log", default="-", help="JSON lines of every request; - (default): stdout")
     p.add_argument("--period", type=float, default=0.1)
     p.add_argument("--timeout", type=float, default=2.0)
     args = p.parse_args()
     stop = threading.Event()
     counts = {"ok": 0, "failed": 0}
     lock = threading.Lock()
-    out = open(args.log, "a", buffering=1)
+    out = sys.stdout if args.log == "-" else open(args.log, "a", buffering=1)
 
     def call_once() -> dict:
         t0 = time.time()
@@ -59,6 +59,7 @@ def main() -> int:
             with lock:
                 counts["ok" if rec["ok"] else "failed"] += 1
             out.write(json.dumps(rec) + "\n")
+            out.flush()
             stop.wait(max(0.0, args.period - (time.monotonic() - started)))
 
     class Handler(BaseHTTPRequestHandler):

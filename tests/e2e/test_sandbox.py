@@ -1,11 +1,15 @@
 """The sandbox flow (`make demo`) as an end-to-end test, with short timings.
 
 One sandbox for the module, its own Consul and moto (the controller writes
-ACL objects; the session Consul of the other tests stays untouched). The
-tests run in file order and each builds on the previous one's state:
+ACL objects; the session Consul of the other tests stays untouched):
+terraform/examples/client-server applied against moto with OpenTofu, and
+the tasks of its ECS services run from the task definitions moto holds,
+each in its own network and mount namespaces (root needed). The tests run
+in file order and each builds on the previous one's state:
 
   1. boot: the controller provisions ACLs and the cluster node; three
-     `server` tasks and a `client` task are registered with passing checks
+     `server` tasks and a `client` task are registered with passing checks,
+     at their ENI addresses, with the task definitions Terraform registered
   2. a request through the mesh succeeds (client sidecar -> mTLS -> server)
   3. a `deny` intention makes it fail, `allow` restores it
   4. graceful stop of a server: it leaves the catalog, no client request fails
@@ -18,6 +22,7 @@ See sandbox/scenario.py for the flow and docs/sandbox.md for the set-up.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -33,7 +38,7 @@ from mesh import MeshSandbox  # noqa: E402
 from scenario import RECONCILE_SLACK, Scenario  # noqa: E402
 from taskdefs import Timings  # noqa: E402
 
-pytestmark = pytest.mark.needs_binary
+pytestmark = [pytest.mark.needs_binary, pytest.mark.timeout(600)]
 
 TIMINGS = Timings.fast()
 
@@ -76,17 +81,50 @@ def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
     assert len(by_service.get("server-sidecar-proxy", [])) == 3, st
     assert len(by_service.get("client", [])) == 1, st
     assert len(by_service.get("client-sidecar-proxy", [])) == 1, st
+    subnet = flow.sb.network.net
+    by_task = {mt.task_id: mt for mt in flow.sb.mesh_tasks}
     for inst in st.instances:
         assert inst.passing, f"{inst.id} not passing: {inst.checks}"
+        mt = by_task[inst.task_id]
+        # Registered at the task's ENI address (moto's RunTask), which is
+        # also its network namespace's address.
+        assert inst.address.rsplit(":", 1)[0] == mt.task.ip, (inst, mt.task.ip)
+        assert ipaddress.ip_address(mt.task.ip) in subnet
         if inst.kind == "service":
-            assert set(inst.checks) == {"app", "consul-dataplane"}, inst.checks
+            # The health-synced container of the taskdef: the app's own name.
+            assert set(inst.checks) == {mt.service, "consul-dataplane"}, inst.checks
+            assert inst.address.endswith(":9090" if mt.service == "server" else ":8080"), inst
         else:
             assert inst.kind == "connect-proxy" and set(inst.checks) == {"consul-dataplane"}, inst
+            assert inst.address.endswith(":20000"), inst  # the fixed port of the taskdef
     # One login token per mesh task, made by the aws-iam auth method the
     # controller completed with its binding rule.
     assert st.tokens == 4
     assert "created ACL binding rule" in flow.sb.controller_log()
     assert "registered the cluster's synthetic node" in flow.sb.controller_log()
+
+
+def test_01b_tasks_run_the_task_definitions_terraform_registered(flow: Scenario) -> None:
+    """What runs is what moto holds for each ECS service, unchanged."""
+    sb = flow.sb
+    for mt in [*flow.servers, flow.client]:
+        svc = sb.services[mt.ecs_service]
+        assert mt.task.td.arn == svc["taskDefinition"], (mt.name, mt.task.td.arn)
+        held = sb.task_definitions[mt.ecs_service].raw["containerDefinitions"]
+        assert [c.raw for c in mt.task.td.containers] == held
+        # The task exists in ECS (RunTask) with that definition and address.
+        task = sb.cluster.ecs_api.describe_tasks(cluster=sb.cluster.arn, tasks=[mt.task.task_arn])["tasks"][0]
+        assert task["taskDefinitionArn"] == svc["taskDefinition"]
+        ips = [d["value"] for a in task.get("attachments") or [] for d in a["details"]
+               if d["name"] == "privateIPv4Address"]
+        assert ips == [mt.task.ip]
+        # The task metadata the emulator serves names the same address.
+        meta = sb.emulator.tasks[mt.task_id].network()
+        assert meta["IPv4Addresses"] == [mt.task.ip]
+        # The control-plane wrote its files into the task's own /consul.
+        assert os.path.exists(os.path.join(mt.bootstrap_dir, "consul-dataplane.json")), mt.bootstrap_dir
+    dirs = {mt.bootstrap_dir for mt in sb.mesh_tasks}
+    assert len(dirs) == len(sb.mesh_tasks)
 
 
 def test_02_request_through_the_mesh(flow: Scenario) -> None:
@@ -126,7 +164,7 @@ def test_04_graceful_stop_deregisters_without_failed_requests(flow: Scenario) ->
     assert g.failed == 0, f"{g.failed} failed requests during the graceful stop: {g.failures}"
     # The stop sequence: the app exited by itself after its shutdown delay,
     # nothing needed SIGKILL.
-    code, after, killed = g.container_exits["app"]
+    code, after, killed = g.container_exits[target.app_container]
     assert code == 0 and not killed and after >= TIMINGS.shutdown_delay - 0.2, g.container_exits
     for name, (code, _, killed) in g.container_exits.items():
         assert code == 0 and not killed, (name, g.container_exits)
