@@ -289,3 +289,77 @@ def test_control_plane_refuses_a_certificate_the_image_bundle_does_not_trust(
         assert tokens == []
     finally:
         pod.cleanup()
+
+
+# The rule shapes src/tproxy/rules.cpp writes (owner match, REDIRECT, DNAT of
+# DNS, RETURN for a CIDR): every extension the applier needs must load from
+# the image's own xtables directory.
+TPROXY_LIKE_RULES = """*nat
+:CONSUL_TEST_OUTPUT - [0:0]
+:CONSUL_TEST_REDIRECT - [0:0]
+-A CONSUL_TEST_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+-A CONSUL_TEST_OUTPUT -m owner --uid-owner 5995 -j RETURN
+-A CONSUL_TEST_OUTPUT -d 169.254.170.2/32 -j RETURN
+-A CONSUL_TEST_OUTPUT -p tcp --dport 22000 -j RETURN
+-A CONSUL_TEST_OUTPUT -j CONSUL_TEST_REDIRECT
+-A CONSUL_TEST_OUTPUT -p udp -d 127.0.0.1/32 --dport 53 -j DNAT --to-destination 127.0.0.1:8600
+-A OUTPUT -p tcp -j CONSUL_TEST_OUTPUT
+COMMIT
+"""
+
+
+def test_image_iptables_changes_the_pods_nat_table(image, network):
+    """mesh-init (root, NET_ADMIN) applies the transparent proxy with
+    `iptables-save -t nat` and `iptables-restore --noflush` from the image's
+    PATH; the rules land in the pod's shared network namespace, where another
+    container of the task sees them. Both backends run; without NET_ADMIN
+    iptables fails (the applier turns that into its NET_ADMIN error)."""
+    from podman_task import PREFIX, podman_env  # (additions stay at the end of this file)
+    pod = f"{PREFIX}iptables-{os.getpid()}"
+    podman("pod", "create", "--name", pod, "--infra-name", f"{pod}-infra", "--network", network.name,
+           "--ip", network.next_ip())
+    try:
+        podman("start", f"{pod}-infra")
+
+        def in_pod(*command: str, cap: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+            args = ["podman", "run", "--rm", "-i", "--pod", pod, "--user", "0", "--entrypoint", command[0]]
+            if cap:
+                args += ["--cap-add", "NET_ADMIN"]
+            return subprocess.run([*args, image, *command[1:]], input=stdin or "", capture_output=True, text=True,
+                                  env=podman_env(), timeout=60)
+
+        which = in_pod("/bin/sh", "-c", "command -v iptables-save; command -v iptables-restore; iptables --version")
+        assert which.returncode == 0, which.stderr
+        assert which.stdout.splitlines()[:2] == ["/usr/sbin/iptables-save", "/usr/sbin/iptables-restore"]
+        assert "(nf_tables)" in which.stdout
+
+        restored = in_pod("iptables-restore", "--noflush", stdin=TPROXY_LIKE_RULES)
+        assert restored.returncode == 0, restored.stderr
+        saved = in_pod("iptables-save", "-t", "nat")  # a second container of the same pod
+        assert saved.returncode == 0, saved.stderr
+        lines = saved.stdout.splitlines()
+        for expected in (":CONSUL_TEST_OUTPUT - [0:0]",
+                         "-A OUTPUT -p tcp -j CONSUL_TEST_OUTPUT",
+                         "-A CONSUL_TEST_OUTPUT -m owner --uid-owner 5995 -j RETURN",
+                         "-A CONSUL_TEST_OUTPUT -d 169.254.170.2/32 -j RETURN",
+                         "-A CONSUL_TEST_OUTPUT -p tcp -m tcp --dport 22000 -j RETURN",
+                         "-A CONSUL_TEST_OUTPUT -d 127.0.0.1/32 -p udp -m udp --dport 53 -j DNAT "
+                         "--to-destination 127.0.0.1:8600",
+                         "-A CONSUL_TEST_REDIRECT -p tcp -j REDIRECT --to-ports 15001"):
+            assert expected in lines, saved.stdout
+        # --noflush keeps what was there: a second restore adds, does not replace.
+        again = in_pod("iptables-restore", "--noflush",
+                       stdin="*nat\n:CONSUL_TEST_MORE - [0:0]\nCOMMIT\n")
+        assert again.returncode == 0, again.stderr
+        both = in_pod("iptables-save", "-t", "nat").stdout
+        assert ":CONSUL_TEST_MORE - [0:0]" in both and "-A OUTPUT -p tcp -j CONSUL_TEST_OUTPUT" in both
+
+        legacy = in_pod("iptables-legacy-save", "-t", "nat")
+        assert legacy.returncode == 0, legacy.stderr
+        assert "*nat" in legacy.stdout
+
+        denied = in_pod("iptables-save", "-t", "nat", cap=False)
+        assert denied.returncode != 0
+        assert "Permission denied" in denied.stderr, denied.stderr
+    finally:
+        podman("pod", "rm", "--force", "--time", "0", pod, check=False)
