@@ -11,28 +11,8 @@
 # module's default must not add errors to them).
 # No AWS call is made: the endpoint is never reached.
 
-terraform {
-  required_version = ">= 1.4.0"
-  required_providers {
-    aws = {
-      source = "hashicorp/aws"
-    }
-  }
-}
-
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  endpoints {
-    ecs = "http://127.0.0.1:9"
-    iam = "http://127.0.0.1:9"
-    sts = "http://127.0.0.1:9"
-  }
-}
+# The terraform block and the AWS provider come from tf-roots/_shared (copied
+# in by terraform_bed.copy_tree); its endpoint default is a closed port.
 
 variable "group" {
   type = string

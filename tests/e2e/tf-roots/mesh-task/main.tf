@@ -18,40 +18,12 @@
 #             (the default EC2+FARGATE with the default transparent proxy is
 #             rejected at plan, as upstream)
 
-terraform {
-  required_version = ">= 1.4.0"
-  required_providers {
-    aws = {
-      source = "hashicorp/aws"
-    }
-  }
-}
-
-variable "aws_endpoint_url" {
-  type = string
-}
+# The terraform block, the AWS provider and variable aws_endpoint_url come from
+# tf-roots/_shared (copied in by terraform_bed.copy_tree).
 
 variable "name" {
   type    = string
   default = "tfe2e"
-}
-
-provider "aws" {
-  region                      = "us-east-1"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-
-  endpoints {
-    ec2              = var.aws_endpoint_url
-    ecs              = var.aws_endpoint_url
-    elbv2            = var.aws_endpoint_url
-    iam              = var.aws_endpoint_url
-    logs             = var.aws_endpoint_url
-    secretsmanager   = var.aws_endpoint_url
-    servicediscovery = var.aws_endpoint_url
-    sts              = var.aws_endpoint_url
-  }
 }
 
 resource "aws_ecs_cluster" "this" {
