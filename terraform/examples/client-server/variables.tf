@@ -11,7 +11,7 @@ variable "region" {
 }
 
 variable "aws_endpoint_url" {
-  description = "One endpoint for every AWS API the example uses (e.g. a moto server, http://127.0.0.1:5000). null: the real AWS endpoints. Also the control-plane's consulLogin.stsEndpoint and the controller's ECS endpoint, so that what runs in the tasks talks to the same AWS."
+  description = "One endpoint for every AWS API the example uses (e.g. a moto server, http://127.0.0.1:5000). null: the real AWS endpoints. When set, also the mesh tasks' consulLogin.stsEndpoint, so that their login is signed for the same STS."
   type        = string
   default     = null
 }

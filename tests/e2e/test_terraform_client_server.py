@@ -1,0 +1,184 @@
+"""terraform/examples/client-server (example (a): dev server with ACLs and
+TLS, the controller, a client and a server on the mesh) with real CLIs and
+the AWS provider against moto.
+
+Per CLI (OpenTofu, Terraform 1.5.7), both at once in the background (each
+against a moto of its own): fmt -check, init, apply; read back with boto3
+the ECS services (desired counts, network configuration, the controller
+first) and the task definitions (containers, dependsOn, the control-plane
+config through `consul-ecs control-plane`'s own validator, the secrets
+pointing at what the dev server generated, the upstream of the client);
+a second plan that changes nothing but the one attribute moto does not
+return; a destroy that leaves nothing in moto. That the sandbox runs these
+task definitions unchanged is tests/e2e/test_sandbox.py. A missing
+toolchain is a failure, not a skip.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+import terraform_bed as tfb
+import testbed as tb
+
+pytestmark = pytest.mark.timeout(900)
+
+NAME = "tfcs"
+MOTO_GAPS = {"aws_ecs_service": {"enable_execute_command"}}  # see test_terraform_controller.py
+
+
+@pytest.fixture(scope="session")
+def cs_stages(tmp_path_factory: pytest.TempPathFactory):
+    try:
+        tc = tfb.toolchain()
+    except tfb.ToolchainMissing as e:
+        pytest.fail(str(e), pytrace=False)
+    out, motos = {}, []
+    for name in tfb.CLIS:
+        try:
+            cli = tc.cli(name)
+        except tfb.ToolchainMissing as e:
+            out[name] = e
+            continue
+        moto = tb.MotoServer(str(tmp_path_factory.mktemp(f"moto-cs-{name}"))).start()
+        motos.append(moto)
+        tree = tfb.copy_tree(tmp_path_factory.mktemp(f"tfcs-{name}"))
+        root = tfb.Root(cli, tree / "examples" / "client-server")
+        variables = {"aws_endpoint_url": moto.url, "name": NAME, "destroy_grace_period_seconds": 0}
+        # The destroy waits until the read-back tests are done (they open the gate).
+        gate = threading.Event()
+        chain = [
+            ("fmt", lambda r=root: r.run("fmt", "-check", "-diff", "-no-color", check=False)),
+            ("applied", lambda r=root, v=variables: (r.init(), r.apply(v), r.outputs())[-1]),
+            ("second_plan", lambda r=root, v=variables: tfb.plan_changes(r, v)),
+            ("destroyed", lambda r=root, v=variables, m=moto, g=gate: (
+                g.wait(), r.destroy(v), tfb.moto_leftovers(m, NAME))[-1]),
+        ]
+        out[name] = dict(moto=moto, root=root, gate=gate, **tfb.run_stages(chain))
+    yield out
+    for s in out.values():
+        if isinstance(s, dict):
+            s["gate"].set()  # a destroy never left waiting
+    for m in motos:
+        m.stop()
+
+
+@pytest.fixture(scope="module", params=tfb.CLIS)
+def staged(request, cs_stages: dict) -> dict:
+    s = cs_stages[request.param]
+    if isinstance(s, Exception):
+        pytest.fail(str(s), pytrace=False)
+    return s
+
+
+def task_definition(moto: tb.MotoServer, arn: str) -> tuple[dict, dict[str, dict], dict[str, str]]:
+    r = moto.client("ecs").describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    td = r["taskDefinition"]
+    return (td, {c["name"]: c for c in td["containerDefinitions"]},
+            {t["key"]: t["value"] for t in r.get("tags", [])})
+
+
+def env_of(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("environment", [])}
+
+
+def test_fmt(staged: dict) -> None:
+    p = staged["fmt"].result()
+    assert p.returncode == 0, f"fmt -check:\n{p.stdout}{p.stderr}"
+
+
+def test_services(staged: dict) -> None:
+    out = staged["applied"].result()
+    moto = staged["moto"]
+    ecs = moto.client("ecs")
+    names = out["ecs_services"]
+    assert set(names) == {"dev_server", "controller", "server", "client"}
+    svcs = {s["serviceName"]: s for s in ecs.describe_services(
+        cluster=out["cluster_arn"], services=list(names.values()))["services"]}
+    assert set(svcs) == set(names.values())
+    assert svcs[names["server"]]["desiredCount"] == 3
+    assert svcs[names["client"]]["desiredCount"] == 1
+    assert svcs[names["controller"]]["desiredCount"] == 1
+    for key in ("server", "client"):
+        s = svcs[names[key]]
+        assert s["launchType"] == "FARGATE" and s["propagateTags"] == "TASK_DEFINITION", s
+        assert s["taskDefinition"] == out["task_definition_arns"][key]
+        net = s["networkConfiguration"]["awsvpcConfiguration"]
+        assert len(net["subnets"]) == 1 and len(net["securityGroups"]) == 1
+    # The Cloud Map name every task is pointed at.
+    assert out["server_dns"] == f"{NAME}-consul-server.dc1"
+    assert out["bootstrap_token_secret_arn"] and out["ca_cert_arn"] and out["ca_key_arn"]
+
+
+@pytest.mark.parametrize("key", ["server", "client"])
+def test_mesh_task_definitions(staged: dict, key: str, consul_ecs_bin: str, tmp_path: Path) -> None:
+    out = staged["applied"].result()
+    td, c, tags = task_definition(staged["moto"], out["task_definition_arns"][key])
+    assert td["family"] == f"{NAME}-{key}"
+    assert td["networkMode"] == "awsvpc"
+    assert tags["consul.hashicorp.com/mesh"] == "true"
+    assert tags["consul.hashicorp.com/service-name"] == key
+    assert td["taskRoleArn"].split("/")[-2] == "consul-ecs"  # under the auth method's bound path
+    app = c[key]
+    assert app["essential"] is True
+    # application_shutdown_delay_seconds = 5: the app runs under app-entrypoint.
+    assert app["entryPoint"] == ["/consul/consul-ecs", "app-entrypoint", "-shutdown-delay", "5s"]
+    assert {(d["containerName"], d["condition"]) for d in app["dependsOn"]} == {
+        ("consul-ecs-control-plane", "HEALTHY"), ("consul-dataplane", "HEALTHY")}
+    cp = c["consul-ecs-control-plane"]
+    secrets = {s["name"]: s["valueFrom"] for s in cp["secrets"]}
+    assert secrets == {"CONSUL_HTTPS_CACERT_PEM": out["ca_cert_arn"], "CONSUL_GRPC_CACERT_PEM": out["ca_cert_arn"]}
+    raw = env_of(cp)["CONSUL_ECS_CONFIG_JSON"]
+    cfg = json.loads(raw)
+    assert cfg["service"]["name"] == key
+    assert cfg["service"]["port"] == (9090 if key == "server" else 8080)
+    assert cfg["consulServers"]["hosts"] == out["server_dns"]
+    assert cfg["consulServers"]["defaults"]["tls"] is True
+    assert cfg["consulServers"]["http"] == {"port": 8501, "https": True}
+    assert cfg["consulServers"]["grpc"] == {"port": 8503}
+    assert cfg["consulLogin"] == {"enabled": True, "method": "iam-ecs-service-token",
+                                  "region": "us-east-1", "stsEndpoint": staged["moto"].url}
+    ups = cfg["proxy"]["upstreams"]
+    assert ups == ([{"destinationName": "server", "localBindPort": 1234}] if key == "client" else [])
+    ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, raw, str(tmp_path))
+    assert ok, f"consul-ecs control-plane rejects the rendered config:\n{log}"
+
+
+def test_controller_and_dev_server(staged: dict) -> None:
+    out = staged["applied"].result()
+    moto = staged["moto"]
+    ecs = moto.client("ecs")
+    svcs = {s["serviceName"]: s for s in ecs.describe_services(
+        cluster=out["cluster_arn"], services=list(out["ecs_services"].values()))["services"]}
+    _, c, _ = task_definition(moto, svcs[out["ecs_services"]["controller"]]["taskDefinition"])
+    ctl = c["consul-ecs-controller"]
+    assert {s["name"]: s["valueFrom"] for s in ctl["secrets"]} == {
+        "CONSUL_HTTP_TOKEN": out["bootstrap_token_secret_arn"],
+        "CONSUL_GRPC_CACERT_PEM": out["ca_cert_arn"], "CONSUL_HTTPS_CACERT_PEM": out["ca_cert_arn"]}
+    cfg = json.loads(env_of(ctl)["CONSUL_ECS_CONFIG_JSON"])
+    assert cfg["consulServers"]["hosts"] == out["server_dns"]
+    # The dev server's generated secrets hold a CA certificate and a UUID token.
+    sm = moto.client("secretsmanager")
+    assert "BEGIN CERTIFICATE" in sm.get_secret_value(SecretId=out["ca_cert_arn"])["SecretString"]
+    token = sm.get_secret_value(SecretId=out["bootstrap_token_secret_arn"])["SecretString"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", token)
+
+
+def test_second_plan_changes_nothing(staged: dict) -> None:
+    staged["applied"].result()
+    unexpected = []
+    for ch in staged["second_plan"].result():
+        rtype = re.sub(r"\[.*\]$", "", ch["address"]).split(".")[-2]
+        if ch["actions"] != ["update"] or not set(ch["changed"]) <= MOTO_GAPS.get(rtype, set()):
+            unexpected.append(ch)
+    assert not unexpected, f"second plan changes more than the named moto gaps: {unexpected}"
+
+
+def test_destroy_leaves_nothing(staged: dict) -> None:
+    staged["gate"].set()
+    left = staged["destroyed"].result()
+    assert left == {}, f"left in moto after destroy: {left}"
