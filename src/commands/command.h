@@ -19,6 +19,8 @@ const std::vector<Command>& all();
 
 int run_control_plane(const Args& args);
 int run_controller(const Args& args);
+int run_mesh_init(const Args& args);
+int run_health_sync(const Args& args);
 int run_app_entrypoint(const Args& args);
 int run_envoy_entrypoint(const Args& args);
 int run_net_dial(const Args& args);

@@ -1,0 +1,239 @@
+"""End-to-end tests of `consul-ecs health-sync` (the v0.10 layout's
+long-running sidecar) against the real test bed: Consul 1.15 with ACLs, moto,
+and the ECS agent emulator. Each test runs `mesh-init` first (as the official
+mesh-task orders the containers), then health-sync on the same task.
+
+The named cases are the reference's fixes (shared/reference/field-notes.md):
+a synced container missing from task metadata is critical (0.10.0), no write
+per tick (0.10.0), the dataplane check reflects the app's health (0.9.0), and
+nothing flips a check back to passing after SIGTERM (0.9.2).
+"""
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+import requests
+
+import testbed as tb
+from conftest import APP, DATAPLANE, ControlPlane, base_config
+from ecs_agent_emulator import ContainerSpec
+
+pytestmark = pytest.mark.needs_binary
+
+LOGIN_DESC_PREFIX = "token created via login: "
+
+
+class CountingProxy:
+    """An HTTP reverse proxy in front of Consul that counts the catalog
+    writes going through it (a write of identical checks leaves no trace in
+    Consul's indexes, so counting at the wire is the only proof of no write)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = f"http://127.0.0.1:{target_port}"
+        self.registers = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _forward(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else None
+                if self.command == "PUT" and self.path.startswith("/v1/catalog/register"):
+                    with proxy.lock:
+                        proxy.registers += 1
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection")}
+                r = requests.request(self.command, proxy.target + self.path, data=body,
+                                     headers=headers, timeout=10)
+                self.send_response(r.status_code)
+                for k, v in r.headers.items():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
+                                         "content-encoding"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(r.content)))
+                self.end_headers()
+                self.wfile.write(r.content)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _forward
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def count(self) -> int:
+        with self.lock:
+            return self.registers
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture
+def counting_proxy(consul):
+    p = CountingProxy(consul.http_port)
+    yield p
+    p.stop()
+
+
+def split_config(consul, moto, bootstrap_dir: str, http_port: int | None = None) -> dict:
+    cfg = base_config(consul, moto, bootstrap_dir)
+    cfg["transparentProxy"] = {"enabled": False}
+    if http_port is not None:
+        cfg["consulServers"] = tb.plain_consul_servers(http_port, consul.grpc_port)
+    return cfg
+
+
+def start_split(run_control_plane, make_task, config: dict, task=None, **task_kw) -> ControlPlane:
+    """mesh-init to completion, then health-sync on the same task."""
+    task = task or make_task(**task_kw)
+    init = run_control_plane(config, task, args=["mesh-init"])
+    rc = init.wait(30)
+    assert rc == 0, init.describe()
+    return run_control_plane(config, task, args=["health-sync"])
+
+
+def check_ids(cp: ControlPlane, containers=(APP,)) -> dict[str, str]:
+    ids = {c: f"{cp.service_id}-{c}" for c in containers}
+    ids["dp_service"] = f"{cp.service_id}-{DATAPLANE}"
+    ids["dp_proxy"] = f"{cp.proxy_id}-{DATAPLANE}"
+    return ids
+
+
+def statuses(consul, cp: ControlPlane, containers=(APP,)) -> dict[str, str | None]:
+    checks = consul.checks_by_id(cp.node)
+    return {role: (checks.get(cid) or {}).get("Status") for role, cid in check_ids(cp, containers).items()}
+
+
+def wait_status(consul, cp: ControlPlane, expected: dict[str, str], timeout: float, what: str,
+                containers=(APP,)) -> None:
+    def ok():
+        if not cp.alive():
+            raise AssertionError(f"health-sync exited with {cp.proc.returncode}\n{cp.describe()}")
+        s = statuses(consul, cp, containers)
+        return all(s[k] == v for k, v in expected.items())
+    try:
+        tb.wait_until(ok, timeout, 0.1, what)
+    except TimeoutError as e:
+        pytest.fail(f"{e}; statuses now {statuses(consul, cp, containers)}\n{cp.describe()}", pytrace=False)
+
+
+ALL_PASSING = {APP: "passing", "dp_service": "passing", "dp_proxy": "passing"}
+ALL_CRITICAL = {APP: "critical", "dp_service": "critical", "dp_proxy": "critical"}
+
+
+def login_tokens_of(consul, task_id: str) -> list[dict]:
+    tokens = consul.must(consul.get(f"/v1/acl/tokens?authmethod={tb.AUTH_METHOD_NAME}"))
+    return [t for t in tokens if t.get("Description", "").startswith(LOGIN_DESC_PREFIX) and
+            json.loads(t["Description"][len(LOGIN_DESC_PREFIX):]).get("consul.hashicorp.com/task-id") == task_id]
+
+
+# ------------------------------------------------------------------ sync
+
+def test_syncs_health_and_writes_nothing_when_nothing_changed(run_control_plane, make_task, consul, moto,
+                                                              bootstrap_dir, counting_proxy):
+    cfg = split_config(consul, moto, bootstrap_dir, http_port=counting_proxy.port)
+    cp = start_split(run_control_plane, make_task, cfg)
+    wait_status(consul, cp, ALL_PASSING, 10, "all checks passing")
+    time.sleep(1.5)  # let a write in flight land
+    before = counting_proxy.count()
+    time.sleep(4)
+    assert counting_proxy.count() == before, f"catalog writes while nothing changed\n{cp.describe()}"
+    assert not os.path.exists(os.path.join(bootstrap_dir, "service-token")), "health-sync writes no token file"
+
+
+def test_one_change_is_one_write_and_app_unhealthy_makes_dataplane_critical(
+        run_control_plane, make_task, consul, moto, bootstrap_dir, counting_proxy, emulator):
+    cfg = split_config(consul, moto, bootstrap_dir, http_port=counting_proxy.port)
+    cp = start_split(run_control_plane, make_task, cfg)
+    wait_status(consul, cp, ALL_PASSING, 10, "all checks passing")
+    time.sleep(1.5)
+    before = counting_proxy.count()
+    emulator.set_container(cp.task.task_id, APP, health="UNHEALTHY")
+    # The app check and both dataplane checks: the proxy must not take
+    # traffic for an unhealthy app (reference 0.9.0).
+    wait_status(consul, cp, ALL_CRITICAL, 10, "app unhealthy -> app and dataplane checks critical")
+    time.sleep(1.5)
+    assert counting_proxy.count() == before + 1, "all of one tick's changes go in one catalog write"
+    dp = consul.checks_by_id(cp.node)[check_ids(cp)["dp_proxy"]]
+    assert '"app"' in dp["Output"], dp
+    emulator.set_container(cp.task.task_id, APP, health="HEALTHY")
+    wait_status(consul, cp, ALL_PASSING, 10, "app healthy again -> all passing")
+
+
+def test_synced_container_missing_from_metadata_is_critical(run_control_plane, make_task, consul, moto,
+                                                            bootstrap_dir, emulator):
+    cfg = split_config(consul, moto, bootstrap_dir)
+    cfg["healthSyncContainers"] = [APP, "worker"]
+    cp = start_split(run_control_plane, make_task, cfg)
+    both = (APP, "worker")
+    # worker is not in the task (yet): critical, and so is the dataplane.
+    wait_status(consul, cp, {APP: "passing"}, 10, "app passing", containers=both)
+    time.sleep(2)
+    s = statuses(consul, cp, both)
+    assert s["worker"] == "critical" and s["dp_service"] == "critical" and s["dp_proxy"] == "critical", s
+    emulator.add_container(cp.task.task_id, ContainerSpec("worker", health="HEALTHY"))
+    wait_status(consul, cp, {APP: "passing", "worker": "passing", "dp_service": "passing",
+                             "dp_proxy": "passing"}, 10, "worker started -> all passing", containers=both)
+
+
+def test_registers_again_when_mesh_init_left_nothing(run_control_plane, make_task, consul, moto,
+                                                     bootstrap_dir):
+    """Anti-entropy from the start: no registration in Consul (a Consul that
+    lost its data between mesh-init and health-sync) -> health-sync puts it
+    back with the current health."""
+    cfg = split_config(consul, moto, bootstrap_dir)
+    task = make_task()
+    cp = run_control_plane(cfg, task, args=["health-sync"])
+    wait_status(consul, cp, ALL_PASSING, 15, "registered by health-sync, passing")
+    assert "registering it again" in cp.output()
+
+
+# -------------------------------------------------------------- shutdown
+
+def test_sigterm_all_critical_no_flip_back_waits_for_dataplane_then_cleans_up(
+        run_control_plane, make_task, consul, moto, bootstrap_dir, emulator):
+    cfg = split_config(consul, moto, bootstrap_dir)
+    cp = start_split(run_control_plane, make_task, cfg)
+    wait_status(consul, cp, ALL_PASSING, 10, "all checks passing")
+    assert login_tokens_of(consul, cp.task.task_id), "health-sync holds a login token"
+
+    emulator.stop_task(cp.task.task_id)
+    cp.signal(signal.SIGTERM)
+    wait_status(consul, cp, ALL_CRITICAL, 5, "SIGTERM -> all critical")
+    # ECS still reports every container HEALTHY and the dataplane running:
+    # nothing may flip a check back (reference 0.9.2), nothing is removed yet.
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        assert statuses(consul, cp) == ALL_CRITICAL, cp.describe()
+        assert cp.alive(), cp.describe()
+        time.sleep(0.2)
+    assert consul.service_instance(cp.node, cp.proxy_id) is not None
+    assert consul.service_instance(cp.node, cp.service_id) is not None
+
+    emulator.container_exited(cp.task.task_id, DATAPLANE)
+    rc = cp.wait(10)
+    assert rc == 0, cp.describe()
+    assert consul.service_instance(cp.node, cp.proxy_id) is None
+    assert consul.service_instance(cp.node, cp.service_id) is None
+    out = cp.output()
+    assert out.index(f"deregistered {cp.proxy_id}\n") < out.index(f"deregistered {cp.service_id}\n"), out
+    assert "logged out of Consul" in out
+    assert login_tokens_of(consul, cp.task.task_id) == []
+
+
+def test_unexpected_argument(run_control_plane, make_task, consul, moto, bootstrap_dir):
+    cp = run_control_plane(split_config(consul, moto, bootstrap_dir), make_task(),
+                           args=["health-sync", "extra"])
+    assert cp.wait(10) == 1
+    assert "unexpected argument: extra" in cp.output()
