@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 import stat
@@ -20,9 +21,11 @@ import threading
 import time
 
 import pytest
+from requests.utils import quote
 
 import testbed as tb
-from conftest import _SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, ControlPlane, base_config
+from conftest import (_SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, ControlPlane, base_config,
+                      wait_for)
 from fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.needs_binary
@@ -408,3 +411,47 @@ def test_applies_the_redirection_in_its_network_namespace(consul_ecs_bin, make_t
     finally:
         for f in fwd.values():
             f.stop()
+
+
+# ---------------------------------------------------------------- gateways
+
+@pytest.mark.parametrize("kind", ["mesh-gateway", "terminating-gateway", "api-gateway"])
+def test_gateway_kinds_through_mesh_init_and_health_sync(kind, run_control_plane, make_task, consul, moto,
+                                                          bootstrap_dir, emulator):
+    """Each 0.10 gateway kind: mesh-init registers the one gateway service
+    (its dataplane check critical, no sidecar), writes login credentials,
+    exits 0; health-sync turns the check passing, and at SIGTERM marks it
+    critical, waits for the dataplane, deregisters and logs out."""
+    cfg = base_config(consul, moto, bootstrap_dir)
+    for key in ("service", "proxy", "healthSyncContainers"):
+        cfg.pop(key, None)
+    cfg["gateway"] = {"kind": kind, "name": kind}
+    # The gateway-task module's role for the kind: tagged service-name=<kind>.
+    task = make_task(role=GATEWAY_ROLES[kind], app_health=None)
+    gw_id = f"{kind}-{task.task_id}"
+    check_id = f"{gw_id}-{DATAPLANE}"
+
+    init = run_control_plane(cfg, task, env_extra={"CONSUL_ECS_INIT_TIMEOUT": "20s"}, args=["mesh-init"])
+    assert finish(init) == 0, init.describe()
+    svc = consul.service_instance(task.cluster_arn, gw_id)
+    assert svc and svc["Kind"] == kind and svc["Service"] == kind, svc
+    assert [s for s in consul.must(consul.get(
+        f"/v1/catalog/node/{quote(task.cluster_arn, safe='')}"))["Services"] if s.endswith("-sidecar-proxy")] == []
+    assert consul.checks_by_id(task.cluster_arn)[check_id]["Status"] == "critical"
+    with open(os.path.join(bootstrap_dir, "consul-dataplane.json")) as f:
+        dp = json.load(f)
+    assert dp["proxy"]["id"] == gw_id
+    assert dp["consul"]["credentials"]["type"] == "login"
+    assert login_tokens_of(consul, task.task_id) == []
+
+    hs = run_control_plane(cfg, task, args=["health-sync"])
+    wait_for(lambda: consul.checks_by_id(task.cluster_arn)[check_id]["Status"] == "passing", 15,
+             "the gateway's dataplane check passing", hs)
+    emulator.stop_task(task.task_id)
+    hs.signal(signal.SIGTERM)
+    wait_for(lambda: consul.checks_by_id(task.cluster_arn)[check_id]["Status"] == "critical", 5,
+             "SIGTERM -> critical", hs)
+    emulator.container_exited(task.task_id, DATAPLANE)
+    assert hs.wait(10) == 0, hs.describe()
+    assert consul.service_instance(task.cluster_arn, gw_id) is None
+    assert login_tokens_of(consul, task.task_id) == []
