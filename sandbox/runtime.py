@@ -82,7 +82,12 @@ class Network:
                 raise RuntimeError(f"the sandbox needs `{tool}` (iproute2/util-linux)")
         if os.geteuid() != 0:
             raise RuntimeError("the sandbox creates network namespaces: run it as root")
-        _run("ip", "link", "add", self.bridge, "type", "bridge")
+        # A fixed MAC: a bridge without one takes the lowest MAC of its ports
+        # and changes it when that port goes (a task's namespace deleted),
+        # which leaves every other task's ARP entry for the gateway (Consul,
+        # moto, the emulator) stale for ~30 s: their connections hang.
+        mac = "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
+        _run("ip", "link", "add", self.bridge, "address", mac, "type", "bridge")
         self._up = True
         _run("ip", "addr", "add", f"{self.gateway}/{self.net.prefixlen}", "dev", self.bridge)
         _run("ip", "link", "set", self.bridge, "up")
