@@ -75,7 +75,15 @@ json merge_service_defaults(const std::optional<json>& existing, const std::stri
   if (!entry.contains("UpstreamConfig") || !entry["UpstreamConfig"].is_object()) entry["UpstreamConfig"] = json::object();
   json& upstream = entry["UpstreamConfig"];
   if (!upstream.contains("Defaults") || !upstream["Defaults"].is_object()) upstream["Defaults"] = json::object();
-  upstream["Defaults"]["PassiveHealthCheck"] = passive_health_check(cfg);
+  // The config owns the seven outlier fields (one it leaves unset is
+  // removed); other PassiveHealthCheck fields (BaseEjectionTime) are kept.
+  json& defaults = upstream["Defaults"];
+  json check = defaults.contains("PassiveHealthCheck") && defaults["PassiveHealthCheck"].is_object()
+                   ? defaults["PassiveHealthCheck"]
+                   : json::object();
+  for (const char* key : kOwnedPassiveHealthCheckKeys) check.erase(key);
+  check.update(passive_health_check(cfg));
+  defaults["PassiveHealthCheck"] = std::move(check);
   return entry;
 }
 

@@ -17,6 +17,11 @@ namespace consulecs::consul {
 inline constexpr const char* kNewerPassiveHealthCheckKeys[] = {
     "Consecutive5xx", "EnforcingConsecutiveGatewayFailure", "ConsecutiveGatewayFailure"};
 
+// The PassiveHealthCheck keys the config's outlierDetection maps to.
+inline constexpr const char* kOwnedPassiveHealthCheckKeys[] = {
+    "Interval", "MaxFailures", "EnforcingConsecutive5xx", "Consecutive5xx", "EnforcingConsecutiveGatewayFailure",
+    "ConsecutiveGatewayFailure", "MaxEjectionPercent"};
+
 // The PassiveHealthCheck object for cfg (config::outlier_detection() with its
 // defaults): Interval in integer nanoseconds (Go time.Duration, as Consul
 // returns it; omitted when 0), MaxFailures always, the optional counters
@@ -25,9 +30,11 @@ nlohmann::json passive_health_check(const config::Config& cfg);
 
 // The service-defaults entry to write: `existing` (GET answer, or nullopt
 // when absent) with Kind, Name, Namespace/Partition (when the registration
-// has them) set and UpstreamConfig.Defaults.PassiveHealthCheck replaced by
+// has them) set and the kOwnedPassiveHealthCheckKeys of
+// UpstreamConfig.Defaults.PassiveHealthCheck replaced by
 // passive_health_check(cfg). Every other field of `existing` is kept
-// (CreateIndex/ModifyIndex too; Consul ignores them on write). Pure.
+// (other PassiveHealthCheck keys such as BaseEjectionTime, and
+// CreateIndex/ModifyIndex, which Consul ignores on write). Pure.
 nlohmann::json merge_service_defaults(const std::optional<nlohmann::json>& existing, const std::string& service,
                                       const config::Config& cfg);
 

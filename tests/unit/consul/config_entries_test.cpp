@@ -87,6 +87,17 @@ TEST(ServiceDefaults, MergeKeepsEveryOtherFieldOfTheExistingEntry) {
   EXPECT_EQ(entry, expected);
 }
 
+TEST(ServiceDefaults, MergeOwnsTheOutlierKeysAndKeepsOtherPassiveHealthCheckKeys) {
+  json existing = existing_entry(7);
+  existing["UpstreamConfig"]["Defaults"]["PassiveHealthCheck"] = {
+      {"Interval", 1}, {"Consecutive5xx", 9}, {"BaseEjectionTime", 30000000000LL}};
+  const json entry = consul::merge_service_defaults(existing, "web", resilient_config());
+  json expected = kDefaultCheck;
+  expected["BaseEjectionTime"] = 30000000000LL;  // not a config field: kept
+  // Consecutive5xx is unset in the config: removed, not left behind.
+  EXPECT_EQ(entry["UpstreamConfig"]["Defaults"]["PassiveHealthCheck"], expected);
+}
+
 TEST(ServiceDefaults, MergeSetsNamespaceAndPartition) {
   const auto cfg = resilient_config("", R"("namespace": "team", "partition": "part1", )");
   const json entry = consul::merge_service_defaults(json{{"Kind", "service-defaults"}, {"Name", "web"}}, "web", cfg);
