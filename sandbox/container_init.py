@@ -6,9 +6,10 @@ namespace of its own that does not propagate back to the host).
   container_init.py SPEC.json
 
 SPEC: {"mounts": [{"source", "target", "readOnly"}], "ulimits":
-[{"name", "softLimit", "hardLimit"}], "argv": [...]}. It bind-mounts every
-source over its target (read-only when asked), applies the ulimits, and
-execs argv (looked up in $PATH, which the image mapping sets), keeping its
+[{"name", "softLimit", "hardLimit"}], "user": "uid[:gid]" or null, "argv":
+[...]}. It bind-mounts every source over its target (read-only when asked),
+applies the ulimits, switches to the taskdef's numeric `user` (no
+supplementary groups; gid = uid unless given), and execs argv (looked up in $PATH, which the image mapping sets), keeping its
 PID: the sandbox's signals reach the container's command directly. A
 failure before the exec exits 127, like a container that cannot start.
 """
@@ -57,6 +58,17 @@ def main() -> None:
                 fail(f"ulimit {u['name']}: {e}")
             print(f"container-init: ulimit {u['name']} {soft}/{hard} capped at this machine's "
                   f"hard limit {cur_hard}", file=sys.stderr, flush=True)
+    user = spec.get("user")
+    if user:
+        uid, _, gid = str(user).partition(":")
+        if not uid.isdigit() or (gid and not gid.isdigit()):
+            fail(f"user {user!r}: the sandbox has no /etc/passwd of the image, only numeric uid[:gid] works")
+        try:
+            os.setgroups([])
+            os.setgid(int(gid or uid))
+            os.setuid(int(uid))
+        except OSError as e:
+            fail(f"user {user}: {e}")
     argv = spec["argv"]
     try:
         os.execvp(argv[0], argv)

@@ -31,7 +31,9 @@ import json
 import os
 import random
 import secrets as pysecrets
+import shutil
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -162,6 +164,16 @@ class MeshTask:
         """The health-synced app container (the one that is not a mesh sidecar)."""
         return self.config["healthSyncContainers"][0]
 
+    @property
+    def agent_container(self) -> str:
+        """The container of consul-ecs that syncs health and deregisters on
+        stop: `control-plane` (v0.7 layout) or `health-sync` (split), found by
+        its command in the task definition."""
+        for c in self.task.td.containers:
+            if (c.raw or {}).get("command", [None])[:1] in (["control-plane"], ["health-sync"]):
+                return c.name
+        raise LookupError(f"{self.name}: no control-plane or health-sync container")
+
     def upstream_port(self, destination: str) -> int:
         for u in (self.config.get("proxy") or {}).get("upstreams") or []:
             if u["destinationName"] == destination:
@@ -213,6 +225,7 @@ class MeshSandbox:
         self.controller: SandboxTask | None = None
         self.mesh_tasks: list[MeshTask] = []
         self.terraform_seconds = 0.0
+        self.images_dir: str | None = None
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -264,7 +277,12 @@ class MeshSandbox:
         self.tf_root.init()
         variables = self.tf_variables(subnet)
         if self.layout:
-            raise NotImplementedError("the example does not pass consul_ecs_layout yet")
+            # A Terraform override file in the copy (never in the repo): the
+            # mesh-task module's consul_ecs_layout for both apps, to run the
+            # other layout before it becomes the module's default.
+            with open(tree / "examples" / EXAMPLE / "sandbox_layout_override.tf", "w") as f:
+                for m in ("server", "client"):
+                    f.write(f'module "{m}" {{\n  consul_ecs_layout = "{self.layout}"\n}}\n')
         self.tf_root.apply(variables)
         self.outputs = self.tf_root.outputs()
         self.terraform_seconds = time.time() - t0
@@ -324,17 +342,25 @@ class MeshSandbox:
 
     def _images(self) -> ImageMap:
         images = ImageMap()
-        bindir = os.path.join(self.workdir, "images")
+        # World-readable copies: the split layout runs the dataplane as UID
+        # 5995 and health-sync as 5996, which may not read under /root or
+        # the 0700 work dir of a test.
+        bindir = tempfile.mkdtemp(prefix="consul-ecs-sandbox-images-")
+        os.chmod(bindir, 0o755)
+        self.images_dir = bindir
         ecs_dir, dp_dir = os.path.join(bindir, "consul-ecs"), os.path.join(bindir, "consul-dataplane")
         for d in (ecs_dir, dp_dir):
-            os.makedirs(d, exist_ok=True)
-        os.symlink(self.bin, os.path.join(ecs_dir, "consul-ecs"))
-        images.add(ImageMap.repository(CONSUL_ECS_IMAGE), Image([ecs_dir], [self.bin]))
+            os.makedirs(d, mode=0o755, exist_ok=True)
+        ecs_bin = os.path.join(ecs_dir, "consul-ecs")
+        shutil.copy2(self.bin, ecs_bin)
+        images.add(ImageMap.repository(CONSUL_ECS_IMAGE), Image([ecs_dir], [ecs_bin]))
+        shutil.copy2(os.path.join(HERE, "dataplane.py"), os.path.join(dp_dir, "dataplane.py"))
+        shutil.copy2(self.consul_bin, os.path.join(dp_dir, "consul"))
         shim = os.path.join(dp_dir, "consul-dataplane")
-        with open(shim, "w") as f:
-            f.write(f"#!/bin/sh\nexec {sys.executable} {os.path.join(HERE, 'dataplane.py')} \"$@\"\n")
+        python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+        with open(shim, "w") as f:  # dataplane.py needs only the standard library
+            f.write(f"#!/bin/sh\nexec {python} {os.path.join(dp_dir, 'dataplane.py')} \"$@\"\n")
         os.chmod(shim, 0o755)
-        os.symlink(self.consul_bin, os.path.join(dp_dir, "consul"))
         images.add(DATAPLANE_IMAGE, Image([dp_dir], ["consul-dataplane"]))
         images.add(ImageMap.repository(APPS_IMAGE), Image([os.path.join(HERE, "apps")]))
         return images
@@ -539,3 +565,5 @@ class MeshSandbox:
                 self.moto.stop()
             if self.network:
                 self.network.close()
+            if self.images_dir:
+                shutil.rmtree(self.images_dir, ignore_errors=True)

@@ -235,7 +235,8 @@ class TaskRuntime:
                            "readOnly": bool(m.get("readOnly"))})
         spec = os.path.join(setup.dir, f"{name}.container.json")
         with open(spec, "w") as f:
-            json.dump({"mounts": mounts, "ulimits": raw.get("ulimits") or [], "argv": argv}, f)
+            json.dump({"mounts": mounts, "ulimits": raw.get("ulimits") or [], "user": raw.get("user"),
+                       "argv": argv}, f)
         env = dict(self.extra_env)
         env.update(image.env)
         env["PATH"] = ":".join(image.path_dirs + [os.environ.get("PATH", "/usr/bin:/bin")])

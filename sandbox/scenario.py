@@ -211,15 +211,19 @@ class Scenario:
         # Requests until the task was gone from both ECS and Consul, plus a
         # little, so a late failure would be counted.
         end = started + max(stopped or 0, absent or 0) + 1.0
-        time.sleep(max(0.0, end - time.time()))
+        # A request is logged when it ends: wait out the client's timeout so
+        # that one started before `end` that fails late is counted too.
+        time.sleep(max(0.0, end + sb.timings.client_timeout + 0.2 - time.time()))
         reqs = sb.client_requests(since=started, until=end)
         failed = [r for r in reqs if not r["ok"]]
-        cp_log = target.log("consul-ecs-control-plane")
+        cp_log = target.log(target.agent_container)
         # The controller spares a task that is still stopping; the task's own
         # control-plane deregisters it once consul-dataplane has exited.
         by = "control-plane" if f"deregistered {target.service_id}" in cp_log else "controller"
         exits = {}
         for name, c in target.task.containers.items():
+            if c.stopped_at and c.stopped_at < started:
+                continue  # a one-shot container that was done before the stop (mesh-init)
             after = (c.stopped_at - started) if c.stopped_at else None
             exits[name] = (c.exit_code, after, c.killed)
         cp_lines = [ln for ln in cp_log.splitlines()

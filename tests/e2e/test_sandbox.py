@@ -97,9 +97,12 @@ def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
         else:
             assert inst.kind == "connect-proxy" and set(inst.checks) == {"consul-dataplane"}, inst
             assert inst.address.endswith(":20000"), inst  # the fixed port of the taskdef
-    # One login token per mesh task, made by the aws-iam auth method the
-    # controller completed with its binding rule.
-    assert st.tokens == 4
+    # Login tokens of the aws-iam auth method the controller completed with
+    # its binding rule: one per mesh task (control-plane layout), or two
+    # (split: health-sync's, and the dataplane's own login).
+    agent_cmd = next(c.raw["command"][0] for c in flow.client.task.td.containers
+                     if c.name == flow.client.agent_container)
+    assert st.tokens == 4 * (2 if agent_cmd == "health-sync" else 1), st.tokens
     assert "created ACL binding rule" in flow.sb.controller_log()
     assert "registered the cluster's synthetic node" in flow.sb.controller_log()
 
@@ -168,11 +171,12 @@ def test_04_graceful_stop_deregisters_without_failed_requests(flow: Scenario) ->
     assert code == 0 and not killed and after >= TIMINGS.shutdown_delay - 0.2, g.container_exits
     for name, (code, _, killed) in g.container_exits.items():
         assert code == 0 and not killed, (name, g.container_exits)
-    assert "marking all checks critical" in target.log("consul-ecs-control-plane")
+    agent = target.log(target.agent_container)  # control-plane, or health-sync (split layout)
+    assert "marking all checks critical" in agent
     # The controller spares a task that is still stopping: the task's own
     # control-plane deregisters it and logs out, without errors.
-    assert g.deregistered_by == "control-plane", target.log("consul-ecs-control-plane")
-    assert "[ERROR]" not in target.log("consul-ecs-control-plane"), target.log("consul-ecs-control-plane")
+    assert g.deregistered_by == "control-plane", agent
+    assert "[ERROR]" not in agent, agent
 
 
 def test_05_sigkill_controller_removes_within_one_interval(flow: Scenario) -> None:

@@ -155,7 +155,9 @@ module "controller" {
 module "server" {
   source = "../../modules/mesh-task"
 
-  family                             = "${var.name}-server"
+  family = "${var.name}-server"
+  # Fargate grants no NET_ADMIN (used by the split layout only).
+  enable_transparent_proxy           = false
   consul_service_name                = "server"
   port                               = 9090
   consul_server_hosts                = module.dev_server.server_dns
@@ -172,7 +174,9 @@ module "server" {
 module "client" {
   source = "../../modules/mesh-task"
 
-  family                             = "${var.name}-client"
+  family = "${var.name}-client"
+  # Fargate grants no NET_ADMIN (used by the split layout only).
+  enable_transparent_proxy           = false
   consul_service_name                = "client"
   port                               = 8080
   upstreams                          = [{ destinationName = "server", localBindPort = 1234 }]
