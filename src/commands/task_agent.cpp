@@ -463,8 +463,12 @@ int TaskAgent::run_health_sync() {
     log::info("stopped during start-up");
     return shutdown();
   } catch (const std::exception& e) {
+    // Only what does not heal by retrying ends up here (a document nested
+    // past the limit). The checks are as mesh-init left them, critical, so
+    // the instance takes no traffic; the controller removes it when the task
+    // stops. Waiting out a dataplane whose metadata cannot be read is no use.
     log::error("start-up failed: {}", e.what());
-    shutdown();
+    logout_before_exit();
     return 1;
   }
   log::info("health-sync ready; syncing health of {} check(s) every second", regs_.all_checks().size());
@@ -673,15 +677,17 @@ void TaskAgent::apply_rules(const std::vector<tproxy::Rule>& rules) {
 }
 
 void TaskAgent::logout_before_exit() {
-  // The dataplane logs in by itself and health-sync too: mesh-init's token
-  // has no use once it exits (the reference's server watcher logs out too).
+  // A token has no use once its process exits (the dataplane and
+  // health-sync log in by themselves; the reference's server watcher logs
+  // out at exit too). A few quick tries: the exit must not wait on Consul.
   if (!logged_in_) return;
   for (int attempt = 1; attempt <= kLogoutAttempts; ++attempt) {
     try_logout();
     if (!logged_in_) return;
     if (attempt < kLogoutAttempts) std::this_thread::sleep_for(kShutdownRetryInterval);
   }
-  log::warn("could not log out of Consul; login token {} stays until the controller removes it", accessor_id_);
+  log::warn("could not log out of Consul; login token {} stays until the controller removes it after the task stops",
+            accessor_id_);
 }
 
 ecs::TaskMetadata TaskAgent::health_view(const ecs::TaskMetadata& task) const {

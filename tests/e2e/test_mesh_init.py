@@ -455,3 +455,41 @@ def test_gateway_kinds_through_mesh_init_and_health_sync(kind, run_control_plane
     assert hs.wait(10) == 0, hs.describe()
     assert consul.service_instance(task.cluster_arn, gw_id) is None
     assert login_tokens_of(consul, task.task_id) == []
+
+
+# ------------------------------------------------------------- robustness
+
+@pytest.mark.parametrize("command", ["mesh-init", "health-sync"])
+def test_deep_task_metadata_ends_start_up_with_exit_1(command, consul_ecs_bin, tmp_path):
+    """A 100,000-deep metadata document will not get better by asking again:
+    exit 1 with the nesting limit's message at once, never a crash."""
+    import http.server
+    depth = 100_000
+    doc = ('{"Cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/deep", "TaskARN": '
+           '"arn:aws:ecs:us-east-1:123456789012:task/deep/0123456789abcdef", "Family": "web", '
+           '"Containers": [' + '{"a":' * depth + "1" + "}" * depth + "]}").encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(doc)))
+            self.end_headers()
+            self.wfile.write(doc)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cfg = {"bootstrapDir": str(tmp_path), "transparentProxy": {"enabled": False},
+           "consulServers": {"hosts": "127.0.0.1", "http": {"port": 9, "https": False}}}
+    env = {"PATH": os.environ.get("PATH", ""), "CONSUL_ECS_CONFIG_JSON": json.dumps(cfg),
+           "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{server.server_address[1]}/v4/x",
+           "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_REGION": "us-east-1"}
+    try:
+        r = subprocess.run([consul_ecs_bin, command], capture_output=True, text=True, timeout=30, env=env)
+    finally:
+        server.shutdown()
+    assert r.returncode == 1, f"exit {r.returncode}\n{r.stderr[-2000:]}"
+    assert "nesting deeper than 256" in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]
+    assert os.listdir(tmp_path) == []
