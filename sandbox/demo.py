@@ -158,8 +158,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(sb.tf_root.state_resources())} resources in {sb.terraform_seconds:.0f}s; "
                 f"from here on SigV4 signatures and IAM policies are checked")
         for name, td in sorted(sb.task_definitions.items()):
+            note = " (not run: Consul below stands in)" if name == sb.outputs["ecs_services"]["dev_server"] else ""
             out.say(dim(f"  ECS service {name}: {td.arn.rsplit('/', 1)[-1]} "
-                        f"[{', '.join(c.name for c in td.containers)}]"))
+                        f"[{', '.join(c.name for c in td.containers)}]{note}"))
         out.say(f"Consul {sb.consul.version()} in place of the dev server's task, at "
                 f"{sb.outputs['server_dns']} = {sb.network.gateway} (HTTPS 8501, gRPC TLS 8503; "
                 f"the CA and bootstrap token Terraform generated)")
