@@ -493,3 +493,29 @@ def test_deep_task_metadata_ends_start_up_with_exit_1(command, consul_ecs_bin, t
     assert r.returncode == 1, f"exit {r.returncode}\n{r.stderr[-2000:]}"
     assert "nesting deeper than 256" in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]
     assert os.listdir(tmp_path) == []
+
+
+def test_failed_iptables_apply_removes_the_registration(run_control_plane, make_task, consul, moto,
+                                                        bootstrap_dir, tmp_path):
+    """iptables-restore refuses the rules (after mesh-init logged out, as it
+    does before applying them): mesh-init logs in again, deregisters, logs
+    out, exits 1 with iptables' message."""
+    cfg = mesh_config(consul, moto, bootstrap_dir)
+    cfg["transparentProxy"] = {"enabled": True}
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "iptables-save").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "iptables-restore").write_text(
+        "#!/bin/sh\ncat >/dev/null\necho 'iptables-restore: line 3 failed (test)' >&2\nexit 1\n")
+    for p in fake_bin.iterdir():
+        p.chmod(0o755)
+    task = make_task()
+    cp = run_mesh_init(run_control_plane, cfg, task,
+                       env_extra={"PATH": f"{fake_bin}:{os.environ.get('PATH', '')}"})
+    rc = finish(cp)
+    out = cp.output()
+    assert rc == 1, out
+    assert "line 3 failed (test)" in out, out
+    assert consul.service_instance(cp.node, cp.service_id) is None, out
+    assert consul.service_instance(cp.node, cp.proxy_id) is None, out
+    assert login_tokens_of(consul, task.task_id) == [], out
