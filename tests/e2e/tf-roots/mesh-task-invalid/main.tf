@@ -7,8 +7,9 @@
 #   "variables"  validation blocks: the bad value only when the group is
 #                selected (validations run even in a call with count = 0);
 #   "rules"      cross-input preconditions: calls with count = 1 only then.
-# The calls of the "rules" group name their consul_ecs_layout (a change of the
-# module's default must not add errors to them).
+# Every call names its consul_ecs_layout (most: local.layout): a change of the
+# module's default must not add errors (a split-layout call with the default
+# EC2+FARGATE would fail on the transparent proxy).
 # No AWS call is made: the endpoint is never reached.
 
 # The terraform block and the AWS provider come from tf-roots/_shared (copied
@@ -19,14 +20,16 @@ variable "group" {
 }
 
 locals {
-  v     = var.group == "variables"
-  app   = [{ name = "app", image = "app:1", essential = true }]
-  hosts = "consul.internal"
-  role  = { id = "mine", arn = "arn:aws:iam::123456789012:role/mine" }
+  layout = "control-plane"
+  v      = var.group == "variables"
+  app    = [{ name = "app", image = "app:1", essential = true }]
+  hosts  = "consul.internal"
+  role   = { id = "mine", arn = "arn:aws:iam::123456789012:role/mine" }
 }
 
 module "upper_case_service_name" {
   source                = "../../modules/mesh-task"
+  consul_ecs_layout     = local.layout
   family                = "bad1"
   port                  = 8080
   consul_server_hosts   = local.hosts
@@ -36,7 +39,7 @@ module "upper_case_service_name" {
 
 module "task_role_without_create_false" {
   count                 = var.group == "rules" ? 1 : 0
-  consul_ecs_layout     = "control-plane"
+  consul_ecs_layout     = local.layout
   source                = "../../modules/mesh-task"
   family                = "bad2"
   port                  = 8080
@@ -47,7 +50,7 @@ module "task_role_without_create_false" {
 
 module "extra_policies_with_own_role" {
   count                         = var.group == "rules" ? 1 : 0
-  consul_ecs_layout             = "control-plane"
+  consul_ecs_layout             = local.layout
   source                        = "../../modules/mesh-task"
   family                        = "bad3"
   port                          = 8080
@@ -60,7 +63,7 @@ module "extra_policies_with_own_role" {
 
 module "acls_without_any_task_role" {
   count                 = var.group == "rules" ? 1 : 0
-  consul_ecs_layout     = "control-plane"
+  consul_ecs_layout     = local.layout
   source                = "../../modules/mesh-task"
   family                = "bad4"
   port                  = 8080
@@ -72,7 +75,7 @@ module "acls_without_any_task_role" {
 
 module "no_port" {
   count                 = var.group == "rules" ? 1 : 0
-  consul_ecs_layout     = "control-plane"
+  consul_ecs_layout     = local.layout
   source                = "../../modules/mesh-task"
   family                = "bad5"
   consul_server_hosts   = local.hosts
@@ -81,7 +84,7 @@ module "no_port" {
 
 module "partition_without_namespace" {
   count                 = var.group == "rules" ? 1 : 0
-  consul_ecs_layout     = "control-plane"
+  consul_ecs_layout     = local.layout
   source                = "../../modules/mesh-task"
   family                = "bad6"
   port                  = 8080
@@ -92,6 +95,7 @@ module "partition_without_namespace" {
 
 module "relative_role_path" {
   source                = "../../modules/mesh-task"
+  consul_ecs_layout     = local.layout
   family                = "bad7"
   port                  = 8080
   consul_server_hosts   = local.hosts
@@ -101,6 +105,7 @@ module "relative_role_path" {
 
 module "unknown_config_key" {
   source                = "../../modules/mesh-task"
+  consul_ecs_layout     = local.layout
   family                = "bad8"
   port                  = 8080
   consul_server_hosts   = local.hosts
@@ -110,6 +115,7 @@ module "unknown_config_key" {
 
 module "reserved_listener_port" {
   source                     = "../../modules/mesh-task"
+  consul_ecs_layout          = local.layout
   family                     = "bad9"
   port                       = 8080
   consul_server_hosts        = local.hosts
@@ -119,6 +125,7 @@ module "reserved_listener_port" {
 
 module "upstream_without_port" {
   source                = "../../modules/mesh-task"
+  consul_ecs_layout     = local.layout
   family                = "bad10"
   port                  = 8080
   consul_server_hosts   = local.hosts
@@ -139,6 +146,7 @@ module "unknown_layout" {
 
 module "exclude_port_out_of_range" {
   source                = "../../modules/mesh-task"
+  consul_ecs_layout     = local.layout
   family                = "bad12"
   port                  = 8080
   consul_server_hosts   = local.hosts
@@ -148,6 +156,7 @@ module "exclude_port_out_of_range" {
 
 module "exclude_uid_not_numeric" {
   source                = "../../modules/mesh-task"
+  consul_ecs_layout     = local.layout
   family                = "bad13"
   port                  = 8080
   consul_server_hosts   = local.hosts
@@ -157,6 +166,7 @@ module "exclude_uid_not_numeric" {
 
 module "exclude_cidr_invalid" {
   source                 = "../../modules/mesh-task"
+  consul_ecs_layout      = local.layout
   family                 = "bad14"
   port                   = 8080
   consul_server_hosts    = local.hosts
@@ -166,6 +176,7 @@ module "exclude_cidr_invalid" {
 
 module "unknown_outlier_detection_key" {
   source                = "../../modules/mesh-task"
+  consul_ecs_layout     = local.layout
   family                = "bad15"
   port                  = 8080
   consul_server_hosts   = local.hosts
