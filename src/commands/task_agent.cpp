@@ -592,31 +592,15 @@ void TaskAgent::write_bootstrap_files() {
 }
 
 mesh::DataplaneLogin TaskAgent::dataplane_login() {
-  // A bearer token of its own for the dataplane (a signed STS request, valid
-  // 15 minutes from now), rather than the one mesh-init just used.
-  const config::ConsulLogin empty;
-  const auto& login = cfg_.consul_login ? *cfg_.consul_login : empty;
-  consul::IamLoginParams params;
-  params.creds = credentials_->get();
-  params.region = aws::resolve_region(login.region, task_.task_arn);
-  params.sts_endpoint = login.sts_endpoint.value_or("");
-  params.server_id_header_value = login.server_id_header_value.value_or("");
-  params.include_entity = config::login_include_entity(cfg_);
-  if (params.include_entity) {
-    std::string arn = params.creds.role_arn;
-    if (arn.empty()) {
-      arn = aws::get_caller_identity_arn(params.creds, params.region, params.sts_endpoint, aws::default_transport());
-    }
-    bool is_user = false;
-    const std::string name = consul::entity_name_from_arn(arn, &is_user);
-    (is_user ? params.user_name : params.role_name) = name;
-  }
+  // A bearer token of its own for the dataplane (valid 15 minutes from
+  // now), rather than the one mesh-init just used.
+  auto request = consul::iam_login_request(cfg_, task_, *credentials_);
   mesh::DataplaneLogin out;
-  out.auth_method = config::login_method(cfg_);
-  out.partition = config::registration_partition(cfg_);
-  out.datacenter = login.datacenter.value_or("");
-  out.bearer_token = consul::build_iam_bearer_token(params, std::chrono::system_clock::now());
-  out.meta = consul::login_meta(cfg_, task_);
+  out.auth_method = std::move(request.auth_method);
+  out.partition = std::move(request.partition);
+  out.datacenter = std::move(request.datacenter);
+  out.bearer_token = std::move(request.bearer_token);
+  out.meta = std::move(request.meta);
   return out;
 }
 

@@ -15,8 +15,8 @@ std::map<std::string, std::string> login_meta(const config::Config& cfg, const e
   return meta;
 }
 
-AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::TaskMetadata& task,
-                        aws::CredentialsProvider& credentials) {
+LoginRequest iam_login_request(const config::Config& cfg, const ecs::TaskMetadata& task,
+                               aws::CredentialsProvider& credentials) {
   const config::ConsulLogin empty;
   const auto& login = cfg.consul_login ? *cfg.consul_login : empty;
   IamLoginParams params;
@@ -43,7 +43,12 @@ AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::Ta
   request.meta = login_meta(cfg, task);
   request.datacenter = login.datacenter.value_or("");
   request.partition = config::registration_partition(cfg);
-  return client.login(request);
+  return request;
+}
+
+AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::TaskMetadata& task,
+                        aws::CredentialsProvider& credentials) {
+  return client.login(iam_login_request(cfg, task, credentials));
 }
 
 }  // namespace consulecs::consul

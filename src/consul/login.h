@@ -14,8 +14,14 @@ namespace consulecs::consul {
 // `consul.hashicorp.com/cluster` (the cluster ARN) plus consulLogin.meta.
 std::map<std::string, std::string> login_meta(const config::Config& cfg, const ecs::TaskMetadata& task);
 
-// Builds the signed bearer token from the current credentials and POSTs
-// /v1/acl/login. Throws on any failure, with the cause in the message.
+// The aws-iam login request: a freshly signed bearer token (valid 15 min
+// from now) from the current credentials, the login meta, datacenter and
+// partition. Shared by our own login and the credentials mesh-init hands to
+// the dataplane. Throws on any failure, with the cause in the message.
+LoginRequest iam_login_request(const config::Config& cfg, const ecs::TaskMetadata& task,
+                               aws::CredentialsProvider& credentials);
+
+// POSTs /v1/acl/login with iam_login_request(). Throws on any failure.
 AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::TaskMetadata& task,
                         aws::CredentialsProvider& credentials);
 
