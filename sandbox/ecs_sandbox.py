@@ -438,6 +438,9 @@ class SandboxTask:
             self.cluster.emulator.set_container(self.task_id, c.defn.name, known_status="STOPPED",
                                                 exit_code=127)
             self._event(f"{c.defn.name}: cannot start: {e}")
+            if c.defn.essential and self.desired_status != "STOPPED":
+                # As ECS (CannotStartContainerError): the task stops.
+                self.stop(f"CannotStartContainerError: {c.defn.name}: {e}")
             return
         log.close()
         with _ALL_LOCK:

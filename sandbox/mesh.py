@@ -29,7 +29,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import random
 import secrets as pysecrets
 import shutil
 import subprocess
@@ -54,7 +53,7 @@ import terraform_bed as tfb  # noqa: E402
 import testbed as tb  # noqa: E402
 from ecs_agent_emulator import EcsAgentEmulator, Task  # noqa: E402
 from ecs_sandbox import EcsCluster, SandboxTask, TaskDefinition, kill_all_sessions  # noqa: E402
-from runtime import Image, ImageMap, Network, TaskRuntime, subnet_in_use  # noqa: E402
+from runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet  # noqa: E402
 from taskdefs import Timings  # noqa: E402
 
 EXAMPLE = "client-server"
@@ -188,14 +187,6 @@ class MeshTask:
             return ""
 
 
-def _pick_subnet() -> str:
-    for _ in range(50):
-        cidr = f"10.{random.randint(150, 199)}.{random.randint(0, 255)}.0/24"
-        if not subnet_in_use(cidr):
-            return cidr
-    raise RuntimeError("no free 10.150-199.x.0/24 subnet on this host")
-
-
 class MeshSandbox:
     def __init__(self, workdir: str, timings: Timings | None = None,
                  consul_ecs_bin: str | None = None, consul_bin: str | None = None,
@@ -254,7 +245,7 @@ class MeshSandbox:
         return v
 
     def start_infra(self) -> None:
-        subnet = _pick_subnet()
+        subnet = pick_subnet()
         self.network = Network(subnet, pysecrets.token_hex(3)).create()
         gw = self.network.gateway
         self._log(f"bridge {self.network.bridge} {gw} for subnet {subnet}")

@@ -63,6 +63,16 @@ def subnet_in_use(cidr: str) -> bool:
     return False
 
 
+def pick_subnet() -> str:
+    """A random 10.150-199.x.0/24 that nothing on this host uses."""
+    import random
+    for _ in range(50):
+        cidr = f"10.{random.randint(150, 199)}.{random.randint(0, 255)}.0/24"
+        if not subnet_in_use(cidr):
+            return cidr
+    raise RuntimeError("no free 10.150-199.x.0/24 subnet on this host")
+
+
 class Network:
     """The subnet's bridge and one namespace per task (root required)."""
 

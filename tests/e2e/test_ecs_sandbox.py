@@ -1,7 +1,13 @@
 """The emulated ECS cluster of the sandbox (sandbox/ecs_sandbox.py) on its
 own: dependsOn ordering, health checks, the stop sequence, essential
 containers, and that a container's whole process tree goes with it. Plain
-shell commands as containers; only the ECS agent emulator, no Consul/moto."""
+shell commands as containers; only the ECS agent emulator, no Consul/moto.
+
+The last tests add the runtime (sandbox/runtime.py) that runs ECS task
+definitions unchanged: two tasks of one taskdef with the same fixed port
+and the same mount path do not collide (own network and mount namespaces),
+health checks run inside the task, readOnly mounts, `user`, secrets, an
+unmapped image. Root needed (network namespaces)."""
 from __future__ import annotations
 
 import os
@@ -17,6 +23,7 @@ import testbed as tb  # noqa: E402
 from ecs_agent_emulator import EcsAgentEmulator  # noqa: E402
 from ecs_sandbox import (ContainerDefinition, Dependency, EcsCluster, HealthCheck,  # noqa: E402
                          TaskDefinition, leftover_processes, session_pids)
+from runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet  # noqa: E402
 
 
 @pytest.fixture
@@ -184,3 +191,118 @@ def test_task_definition_validation() -> None:
     assert td.containers[0].environment == {"X": "1"}
     assert td.containers[0].health_check.argv() == ["/bin/sh", "-c", "true"]
     assert TaskDefinition.from_json(td.to_json()).to_json() == td.to_json()
+
+
+# ---- the runtime: task definitions as ECS gives them ----------------------------------
+
+@pytest.fixture
+def runtime_cluster(tmp_path):
+    net = Network(pick_subnet(), os.urandom(3).hex()).create()
+    emu = EcsAgentEmulator(host=net.gateway).start()
+    images = ImageMap()
+    images.add("local/shell", Image([], ["/bin/sh", "-c"]))
+    read = []
+
+    def secret(role, arn):
+        read.append((role, arn))
+        if "missing" in arn:
+            raise RuntimeError(f"secret {arn} not found")
+        return f"value-of-{arn.rsplit(':', 1)[-1]}"
+
+    rt = TaskRuntime(net, images, str(tmp_path / "rt"), secret, dns={"consul.example": net.gateway})
+    c = EcsCluster("rt", emu, str(tmp_path / "tasks"), default_stop_timeout=5, runtime=rt)
+    c.secrets_read = read  # type: ignore[attr-defined]
+    try:
+        yield c
+    finally:
+        c.shutdown(timeout=0)
+        emu.stop()
+        net.close()
+        assert not leftover_processes()
+        assert net.bridge not in tb_run("ip", "-o", "link").stdout
+
+
+def tb_run(*cmd: str):
+    import subprocess
+    return subprocess.run(list(cmd), capture_output=True, text=True)
+
+
+def addr(c: EcsCluster, host: int) -> str:
+    """Host address number `host` of the cluster's subnet."""
+    return str(c.runtime.network.net.network_address + host)
+
+
+def ecs_taskdef(mount: str, containers: list[dict]) -> TaskDefinition:
+    return TaskDefinition.from_json({
+        "family": "rt", "revision": 1, "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/rt:1",
+        "executionRoleArn": "arn:aws:iam::123456789012:role/exec", "networkMode": "awsvpc",
+        "volumes": [{"name": "data"}], "containerDefinitions": containers})
+
+
+def test_two_tasks_same_port_and_path_do_not_collide(runtime_cluster: EcsCluster, tmp_path) -> None:
+    mount = str(tmp_path / "data-mount")  # stands for /consul; exists on the host, stays empty there
+    os.makedirs(mount)
+    web = {
+        "name": "web", "image": "local/shell:1.0", "essential": True,
+        "command": [f"hostname -I > {mount}/ip; echo \"$S\" > {mount}/secret; "
+                    f"exec python3 -m http.server 7000 --bind 0.0.0.0 --directory {mount}"],
+        "mountPoints": [{"sourceVolume": "data", "containerPath": mount, "readOnly": False}],
+        "secrets": [{"name": "S", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:s1"}],
+        # 127.0.0.1:7000 answers only inside the task's namespace.
+        "healthCheck": {"command": ["CMD-SHELL", "curl -fs http://127.0.0.1:7000/ip >/dev/null"],
+                        "interval": 1, "timeout": 2, "retries": 3},
+    }
+    ro = {"name": "ro", "image": "local/shell", "essential": False,
+          "command": [f"touch {mount}/x"],
+          "mountPoints": [{"sourceVolume": "data", "containerPath": mount, "readOnly": True}],
+          "dependsOn": [{"containerName": "web", "condition": "HEALTHY"}]}
+    user = {"name": "user", "image": "local/shell", "essential": False, "user": "4242",
+            "command": ["id -u; cat /etc/hosts"], "dependsOn": [{"containerName": "web", "condition": "START"}]}
+    td = ecs_taskdef(mount, [web, ro, user])
+    t1 = runtime_cluster.run_task(td, name="one", ip=addr(runtime_cluster, 4))
+    t2 = runtime_cluster.run_task(td, name="two", ip=addr(runtime_cluster, 5))
+    for t in (t1, t2):
+        tb.wait_until(lambda t=t: t.health("web") == "HEALTHY", 20, 0.1, f"{t.name} web healthy")
+        tb.wait_until(lambda t=t: t.container("ro").status == "STOPPED"
+                      and t.container("user").status == "STOPPED", 10, 0.1, "one-shot containers")
+    import requests
+    for t in (t1, t2):
+        # Same port 7000 in both tasks, each at its own address; each task's
+        # /data-mount is its own volume.
+        r = requests.get(f"http://{t.ip}:7000/ip", timeout=3)
+        assert r.status_code == 200 and r.text.split() == [t.ip], (t.name, r.text)
+        vol = runtime_cluster.runtime.tasks[t.task_id].volumes["data"]
+        assert open(os.path.join(vol, "ip")).read().split() == [t.ip]
+        assert open(os.path.join(vol, "secret")).read().strip() == "value-of-s1"
+        # readOnly: the write failed, nothing was written.
+        assert t.container("ro").exit_code != 0
+        assert not os.path.exists(os.path.join(vol, "x"))
+        log = open(t.container("user").log_path).read()
+        assert log.splitlines()[0] == "4242", log
+        assert f"{runtime_cluster.runtime.network.gateway} consul.example" in log  # the task's /etc/hosts
+    assert os.listdir(mount) == []  # the host's directory was never written
+    # Secrets were read with the task's execution role.
+    assert set(runtime_cluster.secrets_read) == {  # type: ignore[attr-defined]
+        ("arn:aws:iam::123456789012:role/exec", "arn:aws:secretsmanager:us-east-1:123456789012:secret:s1")}
+    # The emulator's task metadata has the namespace's address.
+    assert runtime_cluster.emulator.tasks[t1.task_id].network()["IPv4Addresses"] == [addr(runtime_cluster, 4)]
+    t1.stop()
+    t2.stop()
+    assert t1.wait_stopped(10) and t2.wait_stopped(10)
+    assert tb_run("ip", "netns", "list").stdout.count(runtime_cluster.runtime.network.bridge) == 0
+
+
+def test_unmapped_image_and_unreadable_secret_stop_the_task(runtime_cluster: EcsCluster, tmp_path) -> None:
+    td = ecs_taskdef("/unused", [{"name": "app", "image": "hashicorp/consul:1.15", "essential": True,
+                                  "command": ["agent"]}])
+    t = runtime_cluster.run_task(td, name="img", ip=addr(runtime_cluster, 6))
+    assert t.wait_stopped(10)
+    assert t.container("app").exit_code == 127
+    assert "no local mapping" in open(t.container("app").log_path).read()
+    td = ecs_taskdef("/unused", [{"name": "app", "image": "local/shell", "essential": True,
+                                  "command": ["sleep 30"], "secrets": [
+                                      {"name": "S", "valueFrom": "arn:aws:secretsmanager:::secret:missing"}]}])
+    t = runtime_cluster.run_task(td, name="sec", ip=addr(runtime_cluster, 7))
+    assert t.wait_stopped(10)
+    assert t.container("app").started_at is None  # no container started
+    assert "task set-up failed" in (t.stop_reason or "") and "missing" in t.stop_reason
