@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
     workdir = args.workdir or tempfile.mkdtemp(prefix="consul-ecs-sandbox-")
     os.makedirs(workdir, exist_ok=True)
     out = Out(args.quiet)
-    sb = MeshSandbox(workdir, timings, consul_ecs_bin=args.binary, log=out.event, layout=args.layout)
+    sb = MeshSandbox(workdir, timings, consul_ecs_bin=args.binary, log=out.event, layout=args.layout,
+                     cli=args.cli)
     sc = Scenario(sb, note=lambda text: out.say(yellow("> ") + text))
     ok = False
 
@@ -296,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet", action="store_true", help="hide the emulated ECS agent's events")
     p.add_argument("--workdir", help="where logs go (kept); default: a temp dir, removed on success")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir even on success")
+    p.add_argument("--cli", choices=["tofu", "terraform"], default="tofu",
+                   help="the Terraform CLI that applies the example (default: OpenTofu)")
     p.add_argument("--layout", choices=["control-plane", "split"],
                    help="mesh-task's consul_ecs_layout for both apps (default: the module's default)")
     p.add_argument("--binary", help="consul-ecs binary (default: $CONSUL_ECS_BIN or build/consul-ecs)")
