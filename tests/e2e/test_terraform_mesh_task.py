@@ -15,6 +15,7 @@ one is a failure, not a skip.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -567,25 +568,41 @@ def _v010_schema_errors(config: dict) -> list[str]:
             for e in jsonschema.Draft7Validator(schema).iter_errors(config)]
 
 
+def run_v010_command(binary: str, command: str, config_json: str, workdir: str) -> tuple[bool, str]:
+    """Runs `consul-ecs mesh-init` or `health-sync` on a rendered config, as
+    tfb.validate_consul_ecs_config() does with control-plane: each validates
+    CONSUL_ECS_CONFIG_JSON against the v0.10.0 schema first (exit 1 with
+    "invalid config:"); a valid config gets as far as the next step, which
+    fails here: reading the task metadata (no ECS_CONTAINER_METADATA_URI_V4)
+    or, for mesh-init with the transparent proxy, its NET_ADMIN check (which
+    comes first and depends on this machine). Returns (accepted, output)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONSUL_", "AWS_", "ECS_"))}
+    env["CONSUL_ECS_CONFIG_JSON"] = config_json
+    p = subprocess.run([binary, command], env=env, cwd=workdir, capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    next_step = "ECS_CONTAINER_METADATA_URI_V4 is not set" in out or (
+        command == "mesh-init" and "NET_ADMIN" in out)
+    return p.returncode != 0 and "invalid config" not in out and next_step, out
+
+
 def test_split_configs_are_valid_v010_configs(applied, split, consul_ecs_bin: str, tmp_path: Path) -> None:
     """Each rendered v0.10 config (1) passes the v0.10.0 JSON schema (the
     repo's copy of the reference's, the one the binary embeds), checked with
-    python jsonschema, and (2) is loaded by our binary with its v0.10 loader
-    and checks: `consul-ecs controller` reads its config with exactly that
-    loader (load_config(..., k0_10_0)) and no other command of the binary
-    reads a v0.10 config yet; it then stops on the missing task metadata."""
+    python jsonschema, and (2) is accepted by the two commands of our binary
+    that read it in the split layout, mesh-init and health-sync."""
     for name, (_, c, _) in split.items():
         cfg_json = env_of(c[MI])["CONSUL_ECS_CONFIG_JSON"]
         assert _v010_schema_errors(json.loads(cfg_json)) == [], name
-        ok, log = tfb.validate_controller_config(consul_ecs_bin, cfg_json, str(tmp_path))
-        assert ok, f"{name}: consul-ecs rejects the rendered v0.10 config:\n{log}"
+        for command in ("mesh-init", "health-sync"):
+            ok, log = run_v010_command(consul_ecs_bin, command, cfg_json, str(tmp_path))
+            assert ok, f"{name}: consul-ecs {command} rejects the rendered v0.10 config:\n{log}"
     # Neither check is vacuous: a v0.10-only mistake is reported by both.
     bad = json.loads(env_of(split["minimal"][1][MI])["CONSUL_ECS_CONFIG_JSON"])
     bad["transparentProxy"]["excludeInboundPorts"] = ["http"]
     assert _v010_schema_errors(bad)
-    ok, log = tfb.validate_controller_config(consul_ecs_bin, json.dumps(bad), str(tmp_path))
-    assert not ok and "excludeInboundPorts" in log, log
-
+    for command in ("mesh-init", "health-sync"):
+        ok, log = run_v010_command(consul_ecs_bin, command, json.dumps(bad), str(tmp_path))
+        assert not ok and "invalid config" in log and "excludeInboundPorts" in log, log
 
 def test_second_plan_is_empty(applied, tf_moto: tb.MotoServer) -> None:
     """No perpetual diff (upstream #318): nothing ECS or IAM normalises may
