@@ -263,8 +263,11 @@ class Scenario:
         removed_at = ecs_stopped + (removed or 0)
         self.windows.append((f"{target.name} dead but registered", killed_at, removed_at + 0.2))
         before = sb.client_requests(since=killed_at, until=removed_at)
-        # A few seconds of traffic after the clean-up.
-        time.sleep(max(2.0, sb.timings.client_period * 20))
+        # A few seconds of traffic after the clean-up. The client is
+        # sequential: a request its proxy sent to the dead task just before
+        # the clean-up can hang until the kernel gives up on the address
+        # (ARP, ~3 s), so leave room for that plus a run of new requests.
+        time.sleep(max(5.0, sb.timings.client_period * 50))
         after = sb.client_requests(since=removed_at + 0.3)
         lines = [ln for ln in sb.controller_log().splitlines()
                  if "cleaned" in ln and "stopped tasks cleaned: 0" not in ln

@@ -43,11 +43,16 @@ pytestmark = [pytest.mark.needs_binary, pytest.mark.timeout(600)]
 TIMINGS = Timings.fast()
 
 
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory: pytest.TempPathFactory, consul_ecs_bin: str):
+# None: the mesh-task module's default (the v0.10 split layout); then the
+# 0.7 layout, which stays selectable. Each runs the whole flow.
+LAYOUTS = [None, "control-plane"]
+
+
+@pytest.fixture(scope="module", params=LAYOUTS, ids=["default-layout", "control-plane-layout"])
+def flow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, consul_ecs_bin: str):
     workdir = str(tmp_path_factory.mktemp("sandbox"))
     events: list[str] = []
-    sb = MeshSandbox(workdir, TIMINGS, consul_ecs_bin=consul_ecs_bin, log=events.append)
+    sb = MeshSandbox(workdir, TIMINGS, consul_ecs_bin=consul_ecs_bin, log=events.append, layout=request.param)
     sc = Scenario(sb, note=events.append)
     sc.events = events  # type: ignore[attr-defined]
     try:
@@ -110,6 +115,20 @@ def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
 def test_01b_tasks_run_the_task_definitions_terraform_registered(flow: Scenario) -> None:
     """What runs is what moto holds for each ECS service, unchanged."""
     sb = flow.sb
+    # The layout's sidecars: split by default (mesh-init ran to completion
+    # first), control-plane when asked for.
+    names = {c.name for c in flow.client.task.td.containers}
+    if sb.layout == "control-plane":
+        assert {"consul-ecs-control-plane", "consul-dataplane"} <= names, names
+        assert "consul-ecs-mesh-init" not in names, names
+    else:
+        assert {"consul-ecs-mesh-init", "consul-ecs-health-sync", "consul-dataplane"} <= names, names
+        assert "consul-ecs-control-plane" not in names, names
+        init = flow.client.task.container("consul-ecs-mesh-init")
+        assert init.exit_code == 0, init
+        dataplane = flow.client.task.container("consul-dataplane")
+        assert dataplane.started_at is not None and init.stopped_at is not None
+        assert dataplane.started_at >= init.stopped_at, "the dataplane started before mesh-init succeeded"
     for mt in [*flow.servers, flow.client]:
         svc = sb.services[mt.ecs_service]
         assert mt.task.td.arn == svc["taskDefinition"], (mt.name, mt.task.td.arn)

@@ -8,8 +8,9 @@
 variable "consul_ecs_layout" {
   description = "Sidecar layout of the task. \"control-plane\": consul-ecs v0.7's one long-running consul-ecs-control-plane container next to consul-dataplane. \"split\": consul-ecs v0.10's consul-ecs-mesh-init (one-shot, runs first), consul-ecs-health-sync (long-running) and consul-dataplane, with the v0.10 config (transparentProxy, consulDNS). The v0.10 inputs (enable_transparent_proxy, enable_consul_dns, exclude_*) only take effect with \"split\"."
   type        = string
-  # The one line to change when "split" becomes the default.
-  default = "control-plane"
+  # The v0.10 layout by default, as the current official module; the 0.7
+  # layout stays one input away.
+  default = "split"
 
   validation {
     condition     = contains(["control-plane", "split"], var.consul_ecs_layout)
