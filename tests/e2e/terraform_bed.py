@@ -319,3 +319,22 @@ def validate_controller_config(binary: str, config_json: str, workdir: str) -> t
     out = p.stdout + p.stderr
     valid = "invalid config" not in out and "ECS_CONTAINER_METADATA_URI_V4 is not set" in out
     return valid, out
+
+
+def validate_v010_config(binary: str, command: str, config_json: str, workdir: str) -> tuple[bool, str]:
+    """validate_consul_ecs_config() for the split layout's commands,
+    `consul-ecs mesh-init` or `health-sync`: each checks CONSUL_ECS_CONFIG_JSON
+    against the v0.10.0 schema first (exit 1, "invalid config:"); a valid
+    config gets as far as the next step, which fails here: reading the task
+    metadata (no ECS_CONTAINER_METADATA_URI_V4) or, for mesh-init with the
+    transparent proxy, its NET_ADMIN check (which comes first and depends on
+    the machine). Returns (valid, output)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONSUL_", "AWS_", "ECS_"))}
+    env["CONSUL_ECS_CONFIG_JSON"] = config_json
+    p = subprocess.run([binary, command], env=env, cwd=workdir, capture_output=True,
+                       text=True, timeout=30)
+    out = p.stdout + p.stderr
+    next_step = "ECS_CONTAINER_METADATA_URI_V4 is not set" in out or (
+        command == "mesh-init" and "NET_ADMIN" in out)
+    return p.returncode != 0 and "invalid config" not in out and next_step, out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,13 @@ BINARY_RO = {"sourceVolume": "consul_binary", "containerPath": "/bin/consul-inje
 # DescribeServices of moto returns no enableExecuteCommand: the module sets it,
 # so the second plan shows it as a change against moto only.
 MOTO_GAPS = {"aws_ecs_service": {"enable_execute_command"}}
+
+
+def module_default_layout() -> str:
+    """The default of consul_ecs_layout declared in the module's variables.tf."""
+    text = (tfb.terraform_dir() / "modules" / "gateway-task" / "variables.tf").read_text()
+    block = text[text.index('variable "consul_ecs_layout"'):]
+    return re.search(r'default\s*=\s*"([^"]+)"', block).group(1)
 
 
 def image_ref() -> str:
@@ -383,10 +391,16 @@ def test_defaults(applied: Applied, gw_moto: tb.MotoServer) -> None:
     out, NAME = applied.out, applied.name
     m = out["modules"]["defaults"]
     td, c, tags = task_definition(gw_moto, m["task_definition_arn"])
-    assert [x["name"] for x in td["containerDefinitions"]] == [CP, DP]  # the default layout
     assert sorted(td["requiresCompatibilities"]) == ["EC2", "FARGATE"]
-    cfg = assert_control_plane(c)
-    assert_dataplane(c[DP], 8443, split=False)
+    layout = module_default_layout()  # follows a flip of the default
+    if layout == "split":
+        assert [x["name"] for x in td["containerDefinitions"]] == [MI, DP, HS]
+        cfg = assert_split(c, tproxy=False)
+    else:
+        assert layout == "control-plane", layout
+        assert [x["name"] for x in td["containerDefinitions"]] == [CP, DP]
+        cfg = assert_control_plane(c)
+    assert_dataplane(c[DP], 8443, split=layout == "split")
     for x in td["containerDefinitions"]:
         assert "logConfiguration" not in x and not x.get("secrets"), x["name"]
     assert cfg["gateway"] == {
@@ -406,30 +420,32 @@ def test_defaults(applied: Applied, gw_moto: tb.MotoServer) -> None:
 
 def test_rendered_configs_pass_our_validator(applied: Applied, gw_moto: tb.MotoServer, consul_ecs_bin: str,
                                              tmp_path: Path) -> None:
-    """Each consul-ecs container's config through the binary's own schema
-    check: the v0.7.3 one (`control-plane`) for the "control-plane" layout,
-    the v0.10.0 one (`controller`, the command that reads that schema today)
-    for "split"."""
+    """Each config through the commands of our binary that read it: the
+    v0.7.3 schema (`control-plane`) for the "control-plane" layout; the
+    v0.10.0 one (`mesh-init` and `health-sync`) for "split"."""
     for name, m in applied.out["modules"].items():
         _, c, _ = task_definition(gw_moto, m["task_definition_arn"])
         if CP in c:
-            ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, env_of(c[CP])["CONSUL_ECS_CONFIG_JSON"],
-                                                     str(tmp_path))
+            cfg_json = env_of(c[CP])["CONSUL_ECS_CONFIG_JSON"]
+            ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, cfg_json, str(tmp_path))
+            assert ok, f"{name}: consul-ecs control-plane rejects the rendered config:\n{log}"
         else:
-            ok, log = tfb.validate_controller_config(consul_ecs_bin, env_of(c[MI])["CONSUL_ECS_CONFIG_JSON"],
-                                                     str(tmp_path))
-        assert ok, f"{name}: consul-ecs rejects the rendered config:\n{log}"
-        assert env_of(c.get(CP) or c[MI])["CONSUL_ECS_CONFIG_JSON"] == m["consul_ecs_config_json"]
+            cfg_json = env_of(c[MI])["CONSUL_ECS_CONFIG_JSON"]
+            for command in ("mesh-init", "health-sync"):
+                ok, log = tfb.validate_v010_config(consul_ecs_bin, command, cfg_json, str(tmp_path))
+                assert ok, f"{name}: consul-ecs {command} rejects the rendered config:\n{log}"
+        assert cfg_json == m["consul_ecs_config_json"]
     # Not vacuous: each validator rejects what it must (an upper-case gateway
-    # name; the v0.10 kinds in the v0.7 schema).
+    # name in the v0.10 schema; the v0.10 kinds in the v0.7 one).
     cfg = json.loads(applied.out["modules"]["term"]["consul_ecs_config_json"])
     cfg["gateway"]["name"] = "Term"
-    ok, log = tfb.validate_controller_config(consul_ecs_bin, json.dumps(cfg), str(tmp_path))
-    assert not ok and "gateway.name" in log
-    cfg = json.loads(applied.out["modules"]["defaults"]["consul_ecs_config_json"])
+    for command in ("mesh-init", "health-sync"):
+        ok, log = tfb.validate_v010_config(consul_ecs_bin, command, json.dumps(cfg), str(tmp_path))
+        assert not ok and "gateway.name" in log, log
+    cfg = json.loads(applied.out["modules"]["mesh"]["consul_ecs_config_json"])
     cfg["gateway"]["kind"] = "api-gateway"
     ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, json.dumps(cfg), str(tmp_path))
-    assert not ok and "gateway.kind" in log
+    assert not ok and "gateway.kind" in log, log
 
 
 def _assert_second_plan_clean(a: Applied) -> None:

@@ -9,7 +9,10 @@
 #   api       API gateway, "split" layout on EC2 with transparent proxy and
 #             Consul DNS, behind an ALB target group of the caller's
 #             (custom_load_balancer_config), explicit LAN/WAN addresses
-#   defaults  a mesh gateway with only the required inputs
+#   defaults  a mesh gateway with only the required inputs (and the
+#             transparent proxy off, which Fargate needs once "split" is the
+#             default layout: the test follows the module's default)
+# The other calls name their layout.
 
 variable "name" {
   type    = string
@@ -96,6 +99,7 @@ module "mesh" {
   source = "../../modules/gateway-task"
 
   kind                               = "mesh-gateway"
+  consul_ecs_layout                  = "control-plane"
   family                             = "${upper(var.name)}-Mesh-GW"
   ecs_cluster_arn                    = aws_ecs_cluster.this.arn
   subnets                            = [aws_subnet.a.id]
@@ -197,6 +201,8 @@ module "defaults" {
   ecs_cluster_arn     = aws_ecs_cluster.this.arn
   subnets             = [aws_subnet.a.id]
   consul_server_hosts = "10.0.0.10"
+
+  enable_transparent_proxy = false
 }
 
 output "modules" {
