@@ -6,8 +6,9 @@
 #   "variables"  validation blocks: the bad value only when the group is
 #                selected (validations run even in a call with count = 0);
 #   "rules"      cross-input preconditions: calls with count = 1 only then.
-# The "rules" calls name their consul_ecs_layout (a change of the module's
-# default must not add errors to them). The provider set-up comes from
+# Every call names its consul_ecs_layout (a change of the module's default
+# must not add errors: the count-less "variables" calls are planned in the
+# "rules" plan too). The provider set-up comes from
 # ../_shared; no AWS call is made (the endpoint is never reached).
 
 variable "group" {
@@ -23,6 +24,7 @@ locals {
 }
 
 module "unknown_kind" {
+  consul_ecs_layout   = "control-plane"
   source              = "../../modules/gateway-task"
   family              = "bad1"
   ecs_cluster_arn     = local.cluster
@@ -32,6 +34,7 @@ module "unknown_kind" {
 }
 
 module "upper_case_name" {
+  consul_ecs_layout   = "control-plane"
   source              = "../../modules/gateway-task"
   family              = "bad2"
   ecs_cluster_arn     = local.cluster
@@ -42,6 +45,7 @@ module "upper_case_name" {
 }
 
 module "role_path_without_trailing_slash" {
+  consul_ecs_layout   = "control-plane"
   source              = "../../modules/gateway-task"
   family              = "bad3"
   ecs_cluster_arn     = local.cluster
@@ -62,6 +66,7 @@ module "unknown_layout" {
 }
 
 module "unknown_config_key" {
+  consul_ecs_layout   = "control-plane"
   source              = "../../modules/gateway-task"
   family              = "bad5"
   ecs_cluster_arn     = local.cluster
@@ -72,6 +77,7 @@ module "unknown_config_key" {
 }
 
 module "reserved_readiness_port" {
+  consul_ecs_layout    = "control-plane"
   source               = "../../modules/gateway-task"
   family               = "bad6"
   ecs_cluster_arn      = local.cluster
