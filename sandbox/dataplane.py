@@ -28,6 +28,14 @@ connection). This program:
      listener accepts connections (Envoy's ready listener, which the task
      definition's net-dial health check dials);
   5. exits with the proxy's exit status, after the logout.
+
+A gateway (the registration's Kind is mesh-, terminating- or api-gateway):
+Consul's built-in proxy cannot be one, so no gateway traffic is proxied.
+What the stand-in still does is the dataplane's part towards the task and
+Consul: steps 1-3 as above (log in with the login credentials, find the
+registration), then it answers TCP on the readiness address at once (the
+task definition's net-dial health check, which health-sync turns into the
+gateway's Consul check) until SIGTERM/SIGINT, and exits 0 after the logout.
 """
 from __future__ import annotations
 
@@ -101,6 +109,9 @@ def fetch_registration(consul: Consul, node: str, proxy_id: str) -> dict:
     raise LookupError(f"proxy {proxy_id} is not registered on node {node}")
 
 
+GATEWAY_KINDS = ("mesh-gateway", "terminating-gateway", "api-gateway")
+
+
 def proxy_argv(consul_bin: str, consul: Consul, reg: dict) -> list[str]:
     if reg.get("Kind") != "connect-proxy":
         raise ValueError(f"{reg.get('ID')} is a {reg.get('Kind')!r}, not a connect-proxy "
@@ -148,6 +159,31 @@ def serve_readiness(public: tuple[str, int] | None, ready: tuple[str, int], stop
     srv.close()
 
 
+def run_gateway(reg: dict, envoy: dict) -> int:
+    """A gateway without a data plane: readiness only, until told to stop."""
+    log(f"{reg.get('Kind')} {reg.get('ID')} at {reg.get('Address')}:{reg.get('Port')}: "
+        "gateway traffic is not proxied in the sandbox (the built-in proxy cannot be a gateway)")
+    stop = threading.Event()
+
+    def on_signal(signum, frame):  # noqa: ANN001
+        log(f"signal {signum}: stopping")
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, on_signal)
+    ready = None
+    if envoy.get("readyBindPort"):
+        ready = threading.Thread(target=serve_readiness, daemon=True,
+                                 args=(None, (envoy.get("readyBindAddress") or "127.0.0.1",
+                                              int(envoy["readyBindPort"])), stop))
+        ready.start()
+    while not stop.wait(0.5):
+        pass
+    if ready:
+        ready.join(2)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="consul-dataplane stand-in (built-in Connect proxy)")
     ap.add_argument("-config-file", required=True)
@@ -184,6 +220,9 @@ def main() -> int:
                     return 1
                 log(f"waiting for the registration of {proxy_id}: {e}")
                 time.sleep(0.5)
+        envoy = cfg.get("envoy") or {}
+        if reg.get("Kind") in GATEWAY_KINDS:
+            return run_gateway(reg, envoy)
         argv = proxy_argv(args.consul, consul, reg)
         log(f"proxy {proxy_id} on node {node}")
         log("run " + " ".join(argv))
@@ -196,7 +235,6 @@ def main() -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, forward)
-        envoy = cfg.get("envoy") or {}
         stop = threading.Event()
         if envoy.get("readyBindPort"):
             public = (reg["Address"], int(reg["Port"])) if reg.get("Port") and reg.get("Address") else None

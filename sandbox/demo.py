@@ -178,13 +178,15 @@ def run(args: argparse.Namespace) -> int:
                                    or "updated" in ln):
                 out.say("controller: " + ln.split("[INFO]", 1)[1].strip())
 
-        out.section("3. Mesh tasks: 3 x server, 1 x client")
+        out.section("3. Mesh tasks: 3 x server, 1 x client; 1 x terminating gateway")
         sv = sb.task_definitions[sb.outputs["ecs_services"]["server"]]
         order = ", ".join(f"{c.name}" + (f" (after {', '.join(f'{d.container_name} {d.condition}' for d in c.depends_on)})"
                                          if c.depends_on else "") for c in sv.containers)
         out.say(f"containers, as the task definition says: {order}")
         sc.boot_tasks(3)
         out.say(green("all tasks registered in Consul with passing checks"))
+        out.say(dim(f"gateway {sc.gateway.service}: {sc.gateway.gateway_kind}, split layout; "
+                    "its traffic is not proxied in the sandbox (the built-in proxy is no gateway)"))
         first = sc.allow()
         out.say(f"intention client -> server: allow; first answer through the mesh: {first}")
         print_status(out, sc, "4. Status")
@@ -234,11 +236,20 @@ def run(args: argparse.Namespace) -> int:
                 f"{k.failed_until_removed} failed (routed to the dead instance); "
                 f"after the clean-up: {k.requests_after}, "
                 f"{green('0 failed') if k.failed_after == 0 else red(str(k.failed_after) + ' failed')}")
-        print_status(out, sc, "8. Status")
+        out.section(f"8. Graceful stop of the gateway {sc.gateway.name} ({short(sc.gateway.task_id)})")
+        gw = sc.gateway_stop()
+        gexits = ", ".join(f"{name} exit {code}{' (SIGKILL)' if killed else ''}"
+                           for name, (code, _, killed) in sorted(gw.stop.container_exits.items()))
+        out.say(f"STOPPED after {fmt(gw.stop.stopped_after)}: {gexits}; gone from the catalog after "
+                f"{fmt(gw.stop.absent_after)} (deregistered by its {gw.stop.deregistered_by}); login tokens "
+                f"{gw.tokens_before} -> {gw.tokens_left}")
+        gw_ok = (gw.stop.absent_after is not None and gw.stop.deregistered_by == "control-plane"
+                 and gw.tokens_left == 0 and gw.stop.failed == 0)
+        print_status(out, sc, "9. Status")
 
         tot = sc.client_totals()
         unexplained = tot["by_window"]["unexplained"]
-        ok = (g.failed == 0 and g.absent_after is not None and k.within_interval
+        ok = (gw_ok and g.failed == 0 and g.absent_after is not None and k.within_interval
               and k.failed_after == 0 and unexplained == 0)
         out.section("Summary")
         out.say(f"client requests in total: {tot['requests']}, failed: {tot['failed']}")

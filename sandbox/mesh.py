@@ -14,7 +14,8 @@ and what it registered run on this machine.
      the Cloud Map name every task is configured with, which each task's
      /etc/hosts resolves to it; HTTPS on 8501 and gRPC+TLS on 8503, the
      ports the task definitions say;
-  4. every other ECS service's tasks (controller, server x3, client x1): the
+  4. every other ECS service's tasks (controller, server x3, client x1, the
+     terminating gateway x1, whose traffic is not proxied: see dataplane.py): the
      task definition is the one moto holds (DescribeServices ->
      DescribeTaskDefinition), started with RunTask (the ENI address moto
      gives is the task's address), run by sandbox/ecs_sandbox.py with the
@@ -135,12 +136,23 @@ class SandboxConsul(tb.ConsulServer):
 
 @dataclass
 class MeshTask:
-    """A running mesh task and what the sandbox knows about it."""
+    """A running mesh task (or gateway task) and what the sandbox knows about it."""
     task: SandboxTask
-    service: str           # the Consul service name
+    service: str           # the Consul service name (a gateway's: gateway.name)
     ecs_service: str
     config: dict           # its control-plane's CONSUL_ECS_CONFIG_JSON
     bootstrap_dir: str     # the task's volume behind /consul
+
+    @property
+    def gateway_kind(self) -> str:
+        """The config's gateway.kind; "" for a mesh task."""
+        return (self.config.get("gateway") or {}).get("kind", "")
+
+    @property
+    def instance_ids(self) -> tuple[str, ...]:
+        """Its Consul service IDs: the service and its sidecar proxy, or
+        the gateway alone."""
+        return (self.service_id,) if self.gateway_kind else (self.service_id, self.proxy_id)
 
     @property
     def task_id(self) -> str:
@@ -396,7 +408,9 @@ class MeshSandbox:
             rules = self.consul.must(self.consul.get(
                 f"/v1/acl/binding-rules?authmethod={tb.AUTH_METHOD_NAME}"))
             service_rule = any(r.get("BindType") == "service" for r in rules or [])
-            return service_rule and self.consul.catalog_node(self.node) is not None
+            # The gateway's login needs its kind's role rule as well.
+            gateway_rule = any(r.get("BindName") == "consul-ecs-terminating-gateway-role" for r in rules or [])
+            return service_rule and gateway_rule and self.consul.catalog_node(self.node) is not None
 
         try:
             tb.wait_until(ready, timeout, 0.2, "the controller's binding rule and cluster node")
@@ -413,7 +427,8 @@ class MeshSandbox:
         task = self.run_service_task(ecs_service, label)
         assert self.runtime
         setup = self.runtime.tasks.get(task.task_id)
-        mt = MeshTask(task, cfg["service"]["name"], ecs_service, cfg,
+        name = (cfg.get("gateway") or {}).get("name") or (cfg.get("service") or {}).get("name")
+        mt = MeshTask(task, name, ecs_service, cfg,
                       setup.volumes.get("consul_data", "") if setup else "")
         self.mesh_tasks.append(mt)
         return mt
@@ -433,9 +448,9 @@ class MeshSandbox:
     def instance_state(self, mt: MeshTask) -> str:
         """'absent', 'critical' (some check not passing) or 'passing'."""
         services = self.node_services()
-        if mt.service_id not in services or mt.proxy_id not in services:
+        if any(i not in services for i in mt.instance_ids):
             return "absent"
-        checks = [c for c in self.checks().values() if c.get("ServiceID") in (mt.service_id, mt.proxy_id)]
+        checks = [c for c in self.checks().values() if c.get("ServiceID") in mt.instance_ids]
         if checks and all(c["Status"] == "passing" for c in checks):
             return "passing"
         return "critical"
@@ -454,7 +469,7 @@ class MeshSandbox:
             raise TimeoutError(f"{e}\n" + "\n".join(self.describe_task(mt) for mt in tasks)) from None
 
     def wait_absent(self, mt: MeshTask, timeout: float) -> float:
-        tb.wait_until(lambda: not any(i in self.node_services() for i in (mt.service_id, mt.proxy_id)),
+        tb.wait_until(lambda: not any(i in self.node_services() for i in mt.instance_ids),
                       timeout, 0.1, f"{mt.name}'s instances to leave the catalog")
         return time.time()
 

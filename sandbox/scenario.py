@@ -3,8 +3,9 @@ tests/e2e/test_sandbox.py (which asserts on it). Every step returns what it
 observed; nothing here prints.
 
   boot()           Consul + moto + emulator, the controller task, then three
-                   `server` tasks and a `client` task; waits for all of them
-                   registered with passing checks; intention client->server allow.
+                   `server` tasks, a `client` task and the terminating
+                   gateway's task; waits for all of them registered with
+                   passing checks; intention client->server allow.
   status()         instances and checks on the cluster's node, login tokens,
                    one request through the mesh.
   intentions()     deny -> a request through the mesh fails; allow -> it works.
@@ -14,6 +15,9 @@ observed; nothing here prints.
   sigkill()        SIGKILL to every container of another server: nothing
                    deregisters it, requests routed to it fail; the controller
                    removes its instances and login token at its next reconcile.
+  gateway_stop()   StopTask on the gateway: deregistered by its health-sync,
+                   both its login tokens (health-sync's, the dataplane's)
+                   logged out, the mesh's requests unaffected.
 
 Three servers so that one is left at the end. No task starts during the
 flow on purpose: a starting task's proxy is routable before its app is up
@@ -94,12 +98,20 @@ class KillResult:
         return self.removed_after is not None and self.removed_after <= self.interval + RECONCILE_SLACK
 
 
+@dataclass
+class GatewayStopResult:
+    stop: StopResult
+    tokens_before: int               # login tokens of the gateway's task before the stop
+    tokens_left: int                 # ... once it is STOPPED (logged out: 0)
+
+
 class Scenario:
     def __init__(self, sb: MeshSandbox, note: Callable[[str], None] | None = None) -> None:
         self.sb = sb
         self.note = note or (lambda text: None)  # progress, as it happens
         self.client: MeshTask | None = None
         self.servers: list[MeshTask] = []
+        self.gateway: MeshTask | None = None
         self.t0 = time.time()
         # Windows in which failed client requests are expected (name, start, end).
         self.windows: list[tuple[str, float, float]] = []
@@ -126,7 +138,10 @@ class Scenario:
             raise RuntimeError(f"ECS service {svc['server']} wants {desired} tasks, the flow needs {servers}")
         self.servers = [sb.run_mesh_task(svc["server"], f"server-{i + 1}") for i in range(servers)]
         self.client = sb.run_mesh_task(svc["client"], "client")
-        sb.wait_healthy(self.servers + [self.client])
+        # The terminating gateway (gateway-task, split layout): registered
+        # and health-synced like the others; its traffic is not proxied.
+        self.gateway = sb.run_mesh_task(svc["gateway"], "gateway")
+        sb.wait_healthy(self.servers + [self.client, self.gateway])
 
     def allow(self) -> str:
         """Intention client -> server allow; returns the first answer."""
@@ -276,6 +291,19 @@ class Scenario:
                           bool(token_ids) and not (token_ids & remaining), interval,
                           len(before), sum(1 for r in before if not r["ok"]),
                           len(after), sum(1 for r in after if not r["ok"]), lines[-6:])
+
+    # ------------------------------------------------------------------
+    def gateway_stop(self) -> GatewayStopResult:
+        """Graceful stop of the gateway's task; its tokens must be gone once
+        it is STOPPED (health-sync and the dataplane log out on the way)."""
+        assert self.gateway
+        tid = self.gateway.task_id
+        before = sum(1 for t in self.sb.login_tokens().values() if t == tid)
+        g = self.graceful_stop(self.gateway)
+        left = sum(1 for t in self.sb.login_tokens().values() if t == tid)
+        if left:
+            self.note(f"{self.gateway.name}: {left} login token(s) still there after the stop")
+        return GatewayStopResult(g, before, left)
 
     # ------------------------------------------------------------------
     def client_totals(self) -> dict[str, Any]:

@@ -8,13 +8,16 @@ each in its own network and mount namespaces (root needed). The tests run
 in file order and each builds on the previous one's state:
 
   1. boot: the controller provisions ACLs and the cluster node; three
-     `server` tasks and a `client` task are registered with passing checks,
-     at their ENI addresses, with the task definitions Terraform registered
+     `server` tasks, a `client` task and a terminating gateway (gateway-task,
+     always the split layout) are registered with passing checks, at their
+     ENI addresses, with the task definitions Terraform registered
   2. a request through the mesh succeeds (client sidecar -> mTLS -> server)
   3. a `deny` intention makes it fail, `allow` restores it
   4. graceful stop of a server: it leaves the catalog, no client request fails
   5. SIGKILL of a server: the controller removes its instances and login
      token within one polling interval; no request fails afterwards
+  5b. graceful stop of the gateway: its health-sync deregisters it, its
+     login tokens are logged out, no client request fails
   6. every client failure is explained by steps 1/3/5; clean-up leaves no
      process behind
 
@@ -79,6 +82,19 @@ def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
     except Exception as e:  # noqa: BLE001 - show everything the sandbox saw
         pytest.fail(f"sandbox boot failed: {e}\n{diagnostics(flow)}", pytrace=False)
     st = flow.status()
+    gw = flow.gateway
+    gateways = [i for i in st.instances if i.kind not in ("service", "connect-proxy")]
+    # The terminating gateway: one instance at its task's address, the
+    # default gateway port, its one check (the dataplane container's ECS
+    # health, synced by health-sync) passing.
+    assert [(i.id, i.service, i.kind, i.task_id) for i in gateways] == [
+        (gw.service_id, gw.service, "terminating-gateway", gw.task_id)], gateways
+    assert gateways[0].address == f"{gw.task.ip}:8443", gateways[0]
+    assert ipaddress.ip_address(gw.task.ip) in flow.sb.network.net
+    assert gateways[0].checks == {"consul-dataplane": "passing"}, gateways[0].checks
+    assert gw.service == f"{flow.sb.cluster_name}-terminating-gateway"
+    assert flow.sb.consul.must(flow.sb.consul.get(f"/v1/health/checks/{gw.service}")), "no check"
+    st.instances = [i for i in st.instances if i not in gateways]
     by_service: dict[str, list] = {}
     for inst in st.instances:
         by_service.setdefault(inst.service, []).append(inst)
@@ -107,7 +123,9 @@ def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
     # (split: health-sync's, and the dataplane's own login).
     agent_cmd = next(c.raw["command"][0] for c in flow.client.task.td.containers
                      if c.name == flow.client.agent_container)
-    assert st.tokens == 4 * (2 if agent_cmd == "health-sync" else 1), st.tokens
+    # The gateway always runs split: two more.
+    assert st.tokens == 4 * (2 if agent_cmd == "health-sync" else 1) + 2, st.tokens
+    assert sum(1 for t in flow.sb.login_tokens().values() if t == gw.task_id) == 2
     assert "created ACL binding rule" in flow.sb.controller_log()
     assert "registered the cluster's synthetic node" in flow.sb.controller_log()
 
@@ -129,7 +147,19 @@ def test_01b_tasks_run_the_task_definitions_terraform_registered(flow: Scenario)
         dataplane = flow.client.task.container("consul-dataplane")
         assert dataplane.started_at is not None and init.stopped_at is not None
         assert dataplane.started_at >= init.stopped_at, "the dataplane started before mesh-init succeeded"
-    for mt in [*flow.servers, flow.client]:
+    # The gateway's task definition is gateway-task's split layout whatever
+    # the mesh tasks use; its mesh-init ran to completion first too.
+    gw = flow.gateway
+    assert {c.name for c in gw.task.td.containers} == {
+        "consul-ecs-mesh-init", "consul-ecs-health-sync", "consul-dataplane"}
+    assert gw.gateway_kind == "terminating-gateway"
+    assert gw.task.container("consul-ecs-mesh-init").exit_code == 0
+    assert gw.agent_container == "consul-ecs-health-sync"
+    # The dataplane stand-in logged in with mesh-init's login credentials and
+    # serves only the readiness port: nothing listens on the gateway port.
+    dp_log = gw.log("consul-dataplane")
+    assert "logged in with auth method" in dp_log and "not proxied" in dp_log, dp_log
+    for mt in [*flow.servers, flow.client, gw]:
         svc = sb.services[mt.ecs_service]
         assert mt.task.td.arn == svc["taskDefinition"], (mt.name, mt.task.td.arn)
         held = sb.task_definitions[mt.ecs_service].raw["containerDefinitions"]
@@ -209,6 +239,27 @@ def test_05_sigkill_controller_removes_within_one_interval(flow: Scenario) -> No
         f"removed {k.removed_after:.1f}s after the task stopped; interval {k.interval}s")
     assert k.token_deleted, "the login token of the killed task is still there"
     assert k.requests_after >= 5 and k.failed_after == 0, k
+
+
+def test_05b_gateway_graceful_stop_deregisters_and_logs_out(flow: Scenario) -> None:
+    gw = flow.gateway
+    r = flow.gateway_stop()
+    g = r.stop
+    assert r.tokens_before == 2, r
+    assert g.absent_after is not None, f"the gateway is still registered\n{diagnostics(flow)}"
+    assert g.stopped_after is not None, g
+    # Its own health-sync deregistered it (the controller spares a stopping
+    # task) and logged out; the dataplane stand-in logged its token out.
+    assert g.deregistered_by == "control-plane", gw.log(gw.agent_container)
+    agent = gw.log(gw.agent_container)
+    assert "logged out of Consul" in agent and "[ERROR]" not in agent, agent
+    assert "logged out" in gw.log("consul-dataplane"), gw.log("consul-dataplane")
+    assert r.tokens_left == 0, flow.sb.login_tokens()
+    for name, (code, _, killed) in g.container_exits.items():
+        assert code == 0 and not killed, (name, g.container_exits)
+    assert not flow.sb.consul.must(flow.sb.consul.get(f"/v1/health/checks/{gw.service}"))
+    # The mesh did not notice.
+    assert g.failed == 0, g.failures
 
 
 def test_06_every_failed_request_is_explained(flow: Scenario) -> None:

@@ -5,9 +5,10 @@ the AWS provider against moto.
 Per CLI (OpenTofu, Terraform 1.5.7), both at once in the background (each
 against a moto of its own): fmt -check, init, apply; read back with boto3
 the ECS services (desired counts, network configuration, the controller
-first) and the task definitions (containers, dependsOn, the control-plane
-config through `consul-ecs control-plane`'s own validator, the secrets
-pointing at what the dev server generated, the upstream of the client);
+first) and the task definitions (containers, dependsOn, the mesh-init /
+health-sync config through those commands' own validators, the secrets
+pointing at what the dev server generated, the upstream of the client; the terminating gateway's split-layout task
+and its role's gateway-kind tag);
 a second plan that changes nothing but the one attribute moto does not
 return; a destroy that leaves nothing in moto. That the sandbox runs these
 task definitions unchanged is tests/e2e/test_sandbox.py. A missing
@@ -96,14 +97,19 @@ def test_services(staged: dict) -> None:
     moto = staged["moto"]
     ecs = moto.client("ecs")
     names = out["ecs_services"]
-    assert set(names) == {"dev_server", "controller", "server", "client"}
+    assert set(names) == {"dev_server", "controller", "server", "client", "gateway"}
     svcs = {s["serviceName"]: s for s in ecs.describe_services(
         cluster=out["cluster_arn"], services=list(names.values()))["services"]}
     assert set(svcs) == set(names.values())
     assert svcs[names["server"]]["desiredCount"] == 3
     assert svcs[names["client"]]["desiredCount"] == 1
     assert svcs[names["controller"]]["desiredCount"] == 1
-    for key in ("server", "client"):
+    assert svcs[names["gateway"]]["desiredCount"] == 1
+    # Lower-cased family: the gateway-task module's service name.
+    assert names["gateway"] == f"{NAME}-terminating-gateway"
+    # No load balancer (lb_enabled = false).
+    assert not svcs[names["gateway"]].get("loadBalancers")
+    for key in ("server", "client", "gateway"):
         s = svcs[names[key]]
         assert s["launchType"] == "FARGATE" and s["propagateTags"] == "TASK_DEFINITION", s
         assert s["taskDefinition"] == out["task_definition_arns"][key]
@@ -127,12 +133,19 @@ def test_mesh_task_definitions(staged: dict, key: str, consul_ecs_bin: str, tmp_
     assert app["essential"] is True
     # application_shutdown_delay_seconds = 5: the app runs under app-entrypoint.
     assert app["entryPoint"] == ["/consul/consul-ecs", "app-entrypoint", "-shutdown-delay", "5s"]
-    assert {(d["containerName"], d["condition"]) for d in app["dependsOn"]} == {
-        ("consul-ecs-control-plane", "HEALTHY"), ("consul-dataplane", "HEALTHY")}
-    cp = c["consul-ecs-control-plane"]
-    secrets = {s["name"]: s["valueFrom"] for s in cp["secrets"]}
-    assert secrets == {"CONSUL_HTTPS_CACERT_PEM": out["ca_cert_arn"], "CONSUL_GRPC_CACERT_PEM": out["ca_cert_arn"]}
-    raw = env_of(cp)["CONSUL_ECS_CONFIG_JSON"]
+    # The example takes mesh-task's default layout: the v0.10 split one
+    # (mesh-init + health-sync, same config); `consul_ecs_layout =
+    # "control-plane"` is covered by test_terraform_mesh_task.py.
+    assert "consul-ecs-control-plane" not in c
+    assert {(d["containerName"], d["condition"]) for d in app["dependsOn"]} == {("consul-dataplane", "HEALTHY")}
+    assert c["consul-ecs-mesh-init"]["command"] == ["mesh-init"]
+    assert c["consul-ecs-health-sync"]["command"] == ["health-sync"]
+    for sidecar in ("consul-ecs-mesh-init", "consul-ecs-health-sync"):
+        secrets = {s["name"]: s["valueFrom"] for s in c[sidecar]["secrets"]}
+        assert secrets == {"CONSUL_HTTPS_CACERT_PEM": out["ca_cert_arn"],
+                           "CONSUL_GRPC_CACERT_PEM": out["ca_cert_arn"]}, sidecar
+    raw = env_of(c["consul-ecs-mesh-init"])["CONSUL_ECS_CONFIG_JSON"]
+    assert env_of(c["consul-ecs-health-sync"])["CONSUL_ECS_CONFIG_JSON"] == raw
     cfg = json.loads(raw)
     assert cfg["service"]["name"] == key
     assert cfg["service"]["port"] == (9090 if key == "server" else 8080)
@@ -144,8 +157,11 @@ def test_mesh_task_definitions(staged: dict, key: str, consul_ecs_bin: str, tmp_
                                   "region": "us-east-1", "stsEndpoint": staged["moto"].url}
     ups = cfg["proxy"]["upstreams"]
     assert ups == ([{"destinationName": "server", "localBindPort": 1234}] if key == "client" else [])
-    ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, raw, str(tmp_path))
-    assert ok, f"consul-ecs control-plane rejects the rendered config:\n{log}"
+    # Fargate: no NET_ADMIN, so the example turns the transparent proxy off.
+    assert cfg["transparentProxy"]["enabled"] is False
+    for command in ("mesh-init", "health-sync"):
+        ok, log = tfb.validate_v010_config(consul_ecs_bin, command, raw, str(tmp_path))
+        assert ok, f"consul-ecs {command} rejects the rendered config:\n{log}"
 
 
 def test_controller_and_dev_server(staged: dict) -> None:
@@ -166,6 +182,47 @@ def test_controller_and_dev_server(staged: dict) -> None:
     assert "BEGIN CERTIFICATE" in sm.get_secret_value(SecretId=out["ca_cert_arn"])["SecretString"]
     token = sm.get_secret_value(SecretId=out["bootstrap_token_secret_arn"])["SecretString"]
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", token)
+
+
+def test_gateway_task_definition(staged: dict, consul_ecs_bin: str, tmp_path: Path) -> None:
+    """The terminating gateway: gateway-task in the split layout, on Fargate."""
+    out = staged["applied"].result()
+    moto = staged["moto"]
+    td, c, tags = task_definition(moto, out["task_definition_arns"]["gateway"])
+    assert set(c) == {"consul-ecs-mesh-init", "consul-ecs-health-sync", "consul-dataplane"}, set(c)
+    assert {k: v["essential"] for k, v in c.items()} == {
+        "consul-ecs-mesh-init": False, "consul-ecs-health-sync": False, "consul-dataplane": True}
+    assert c["consul-ecs-mesh-init"]["command"] == ["mesh-init"]
+    assert c["consul-ecs-health-sync"]["command"] == ["health-sync"]
+    dp = c["consul-dataplane"]
+    assert dp["entryPoint"] == ["/consul/consul-ecs", "envoy-entrypoint"], dp
+    assert dp["command"] == ["consul-dataplane", "-config-file", "/consul/consul-dataplane.json"], dp
+    assert dp["healthCheck"]["command"] == ["/consul/consul-ecs", "net-dial", "127.0.0.1:22000"], dp
+    for name in ("consul-dataplane", "consul-ecs-health-sync"):
+        assert {(d["containerName"], d["condition"]) for d in c[name]["dependsOn"]} == {
+            ("consul-ecs-mesh-init", "SUCCESS")}, name
+    for sidecar in ("consul-ecs-mesh-init", "consul-ecs-health-sync"):
+        secrets = {s["name"]: s["valueFrom"] for s in c[sidecar]["secrets"]}
+        assert secrets == {"CONSUL_HTTPS_CACERT_PEM": out["ca_cert_arn"],
+                           "CONSUL_GRPC_CACERT_PEM": out["ca_cert_arn"]}, sidecar
+    raw = env_of(c["consul-ecs-mesh-init"])["CONSUL_ECS_CONFIG_JSON"]
+    assert env_of(c["consul-ecs-health-sync"])["CONSUL_ECS_CONFIG_JSON"] == raw
+    cfg = json.loads(raw)
+    assert cfg["gateway"]["kind"] == "terminating-gateway"
+    assert cfg["gateway"]["name"] == f"{NAME}-terminating-gateway"
+    assert "service" not in cfg and cfg["healthSyncContainers"] == []
+    assert cfg["consulServers"]["hosts"] == out["server_dns"]
+    assert cfg["consulLogin"] == {"enabled": True, "method": "iam-ecs-service-token",
+                                  "region": "us-east-1", "stsEndpoint": staged["moto"].url}
+    assert cfg["transparentProxy"]["enabled"] is False
+    for command in ("mesh-init", "health-sync"):
+        ok, log = tfb.validate_v010_config(consul_ecs_bin, command, raw, str(tmp_path))
+        assert ok, f"consul-ecs {command} rejects the gateway's config:\n{log}"
+    # The controller's binding rule turns this tag into the gateway's ACL role.
+    role = td["taskRoleArn"].rsplit("/", 1)[-1]
+    role_tags = {t["Key"]: t["Value"] for t in moto.client("iam").list_role_tags(RoleName=role)["Tags"]}
+    assert role_tags["consul.hashicorp.com.gateway-kind"] == "terminating-gateway"
+    assert role_tags["consul.hashicorp.com.service-name"] == f"{NAME}-terminating-gateway"
 
 
 def test_second_plan_changes_nothing(staged: dict) -> None:

@@ -2,7 +2,8 @@
 # on, in one root: a development Consul server (generated CA, bootstrap token
 # in Secrets Manager), the consul-ecs controller, and two mesh tasks with
 # their ECS services: `client` (upstream `server` on 127.0.0.1:1234) and
-# `server`. Every AWS endpoint can be pointed at one URL
+# `server`; and a terminating gateway (gateway-task, split layout) with its
+# ECS service. Every AWS endpoint can be pointed at one URL
 # (var.aws_endpoint_url) so it also runs against moto; `make demo` applies
 # it there and runs what it registered (docs/sandbox.md).
 
@@ -222,6 +223,37 @@ resource "aws_ecs_service" "client" {
     subnets         = [aws_subnet.this.id]
     security_groups = [aws_security_group.tasks.id]
   }
+
+  depends_on = [module.controller.ready]
+}
+
+# A terminating gateway (v0.10 kind: split layout only) with its own ECS
+# service of one task in the same cluster, no load balancer. Its task role
+# carries the gateway-kind tag, which the controller's binding rule turns
+# into consul-ecs-terminating-gateway-role at login. It fronts no service
+# yet: which external services it links (and their policies on that role)
+# is the operator's choice. After the controller, as the mesh services.
+module "gateway" {
+  source = "../../modules/gateway-task"
+
+  kind              = "terminating-gateway"
+  family            = "${var.name}-terminating-gateway"
+  consul_ecs_layout = "split"
+  # Fargate grants no NET_ADMIN.
+  enable_transparent_proxy = false
+  ecs_cluster_arn          = aws_ecs_cluster.this.arn
+  launch_type              = "FARGATE"
+  gateway_count            = 1
+  subnets                  = [aws_subnet.this.id]
+  security_groups          = [aws_security_group.tasks.id]
+  lb_enabled               = false
+  consul_server_hosts      = module.dev_server.server_dns
+  consul_ecs_image         = var.consul_ecs_image
+  acls                     = true
+  tls                      = true
+  consul_ca_cert_arn       = module.dev_server.ca_cert_arn
+  consul_ecs_config        = local.login_endpoint
+  log_configuration        = local.log_configuration
 
   depends_on = [module.controller.ready]
 }

@@ -24,19 +24,21 @@ output "ca_key_arn" {
 }
 
 output "ecs_services" {
-  description = "ECS service names: dev server, controller, server, client."
+  description = "ECS service names: dev server, controller, server, client, terminating gateway."
   value = {
     dev_server = module.dev_server.ecs_service_name
     controller = module.controller.ecs_service_name
     server     = aws_ecs_service.server.name
     client     = aws_ecs_service.client.name
+    gateway    = module.gateway.ecs_service_name
   }
 }
 
 output "task_definition_arns" {
-  description = "Task definitions of the two mesh tasks."
+  description = "Task definitions of the two mesh tasks and the gateway."
   value = {
-    server = module.server.task_definition_arn
-    client = module.client.task_definition_arn
+    server  = module.server.task_definition_arn
+    client  = module.client.task_definition_arn
+    gateway = module.gateway.task_definition_arn
   }
 }
