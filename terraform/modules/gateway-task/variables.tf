@@ -9,8 +9,8 @@
 variable "consul_ecs_layout" {
   description = "Sidecar layout of the task, as in mesh-task. \"control-plane\": consul-ecs v0.7's one long-running consul-ecs-control-plane container next to consul-dataplane (mesh gateways only: the v0.7 config knows no other kind). \"split\": consul-ecs v0.10's consul-ecs-mesh-init (one-shot, runs first), consul-ecs-health-sync (long-running) and consul-dataplane, with the v0.10 config (transparentProxy). The v0.10 inputs (enable_transparent_proxy, enable_consul_dns, exclude_*) only take effect with \"split\"."
   type        = string
-  # The one line to change when "split" becomes the default (with mesh-task's).
-  default = "control-plane"
+  # The v0.10 layout by default, as mesh-task and the current official module.
+  default = "split"
 
   validation {
     condition     = contains(["control-plane", "split"], var.consul_ecs_layout)
