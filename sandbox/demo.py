@@ -236,12 +236,13 @@ def run(args: argparse.Namespace) -> int:
                 f"{k.failed_until_removed} failed (routed to the dead instance); "
                 f"after the clean-up: {k.requests_after}, "
                 f"{green('0 failed') if k.failed_after == 0 else red(str(k.failed_after) + ' failed')}")
-        out.section(f"8. Graceful stop of the gateway {sc.gateway.name} ({short(sc.gateway.task_id)})")
+        out.section(f"8. Graceful stop of the terminating gateway ({short(sc.gateway.task_id)})")
         gw = sc.gateway_stop()
         gexits = ", ".join(f"{name} exit {code}{' (SIGKILL)' if killed else ''}"
                            for name, (code, _, killed) in sorted(gw.stop.container_exits.items()))
+        by = "its health-sync" if gw.stop.deregistered_by == "control-plane" else "the controller"
         out.say(f"STOPPED after {fmt(gw.stop.stopped_after)}: {gexits}; gone from the catalog after "
-                f"{fmt(gw.stop.absent_after)} (deregistered by its {gw.stop.deregistered_by}); login tokens "
+                f"{fmt(gw.stop.absent_after)} (deregistered by {by}); login tokens "
                 f"{gw.tokens_before} -> {gw.tokens_left}")
         gw_ok = (gw.stop.absent_after is not None and gw.stop.deregistered_by == "control-plane"
                  and gw.tokens_left == 0 and gw.stop.failed == 0)

@@ -146,11 +146,22 @@ class Scenario:
     def allow(self) -> str:
         """Intention client -> server allow; returns the first answer."""
         assert self.client
+        t_allow = time.time()
         self.sb.set_intention("client", "server", "allow")
         answer = self.sb.wait_request(self.client, ok=True)
         # Until now the client's calls were refused: with ACLs in default-deny
-        # mode, no intention means deny.
-        self.windows.append(("no intention yet (default deny)", 0.0, time.time()))
+        # mode, no intention means deny. The window ends with the client
+        # app's own first success, not the sandbox's request: the app's
+        # calls can still be refused for a moment after that (seen: one
+        # failure 50 ms later, counted as unexplained).
+        end = time.time()
+        try:
+            wait_until(lambda: any(r["ok"] for r in self.sb.client_requests(since=t_allow)), 10.0, 0.05,
+                       "the client app's first successful call")
+            end = max(end, min(r["t"] for r in self.sb.client_requests(since=t_allow) if r["ok"]))
+        except TimeoutError:
+            pass  # its failures from here on stay unexplained and fail the run
+        self.windows.append(("no intention yet (default deny)", 0.0, end))
         return answer
 
     # ------------------------------------------------------------------
