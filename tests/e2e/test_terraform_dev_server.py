@@ -53,6 +53,21 @@ def _apply(cli: tfb.Cli, workdir: Path, variables: dict) -> tuple[tfb.Root, dict
     return root, root.outputs()
 
 
+EXAMPLE_NAME = "tfexdev"
+
+
+def _apply_example(cli: tfb.Cli, tree: Path, tmp_path_factory: pytest.TempPathFactory,
+                   motos: list) -> tuple[tb.MotoServer, tfb.Root, dict]:
+    """terraform/examples/dev-server on a moto of its own (its Cloud Map
+    namespace must not meet the test root's); once, with OpenTofu: both CLIs
+    validate every example (test_terraform_mesh_task.py)."""
+    moto = tb.MotoServer(str(tmp_path_factory.mktemp("moto-dev-example"))).start()
+    motos.append(moto)
+    root, out = _apply(cli, tree / "examples" / "dev-server",
+                       {"aws_endpoint_url": moto.url, "name": EXAMPLE_NAME})
+    return moto, root, out
+
+
 def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:
     root = tfb.Root(cli, tree / "test-roots" / "dev-server-invalid")
     root.init()
@@ -81,6 +96,8 @@ def stages(tf_toolchain: tfb.Toolchain, tmp_path_factory: pytest.TempPathFactory
             # plan reads only: it may run while the tests read the apply back
             ("second_plan", lambda m=moto, b=box: tfb.plan_changes(b["applied"][0], {"aws_endpoint_url": m.url})),
             ("bad_inputs", lambda c=cli, t=tree: _bad_input_plans(c, t)),
+            *([("example", lambda c=cli, t=tree: _apply_example(c, t, tmp_path_factory, motos))]
+              if name == "tofu" else []),
         ]))
     yield out
     for m in motos:
@@ -374,3 +391,26 @@ def test_bad_inputs_fail_at_plan(staged: dict) -> None:
     text = " ".join((p.stdout + p.stderr).split())  # the CLI wraps long messages
     missing = [m for m in BAD_INPUTS if m not in text]
     assert p.returncode != 0 and not missing, f"exit {p.returncode}, missing {missing} in:\n{text[-3000:]}"
+
+
+# ---- the example ----------------------------------------------------------------------
+
+def test_example_applies_and_destroys(stages: dict) -> None:
+    """terraform/examples/dev-server (TLS with a generated CA, ACLs with a
+    generated bootstrap token): applies, holds the server's task definition
+    and secrets, plans empty but for the moto gap, destroys to nothing."""
+    if isinstance(stages["tofu"], Exception):
+        pytest.fail(str(stages["tofu"]), pytrace=False)
+    moto, root, out = stages["tofu"]["example"].result()
+    variables = {"aws_endpoint_url": moto.url, "name": EXAMPLE_NAME}
+    td, c, _ = containers(moto, out["task_definition_arn"])
+    assert SERVER in c and c[SERVER]["essential"] is True
+    assert out["server_dns"] == f"{EXAMPLE_NAME}-server.dc1"
+    sm = moto.client("secretsmanager")
+    token = sm.get_secret_value(SecretId=out["bootstrap_token_secret_arn"])["SecretString"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", token), "bootstrap token"
+    assert "BEGIN CERTIFICATE" in sm.get_secret_value(SecretId=out["ca_cert_arn"])["SecretString"]
+    assert_only_moto_gaps(tfb.plan_changes(root, variables))
+    root.destroy(variables)
+    assert root.state_resources() == []
+    assert tfb.moto_leftovers(moto, EXAMPLE_NAME) == {}
