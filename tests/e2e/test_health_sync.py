@@ -237,3 +237,34 @@ def test_unexpected_argument(run_control_plane, make_task, consul, moto, bootstr
                            args=["health-sync", "extra"])
     assert cp.wait(10) == 1
     assert "unexpected argument: extra" in cp.output()
+
+
+# ------------------------------------------------------------------ servers
+
+def test_follows_a_replaced_consul_server_fleet(run_control_plane, make_task, consul, moto, bootstrap_dir,
+                                                emulator, tmp_path):
+    """The reference's health-sync watches the servers; ours re-resolves
+    `consulServers.hosts` when the known addresses stop answering. The
+    fleet behind `exec=` is replaced by one at a new address (the old one
+    refuses connections): the next health change still reaches Consul."""
+    from fault_proxy import FaultProxy
+
+    old = FaultProxy("127.0.0.1", consul.http_port, listen_host="127.0.0.2").start()
+    new = None
+    servers = tmp_path / "servers"
+    servers.write_text("127.0.0.2\n")
+    try:
+        cfg = split_config(consul, moto, bootstrap_dir, http_port=old.port)
+        cfg["consulServers"]["hosts"] = f"exec=cat {servers}"
+        cp = start_split(run_control_plane, make_task, cfg)
+        wait_status(consul, cp, ALL_PASSING, 10, "all checks passing through the first server")
+        new = FaultProxy("127.0.0.1", consul.http_port, listen_host="127.0.0.3", listen_port=old.port).start()
+        servers.write_text("127.0.0.3\n")
+        old.stop()
+        emulator.set_container(cp.task.task_id, APP, health="UNHEALTHY")
+        wait_status(consul, cp, ALL_CRITICAL, 15, "health change written through the replacement server")
+        assert new.accepted > 0, "nothing went to the replacement server"
+    finally:
+        old.stop()
+        if new is not None:
+            new.stop()
