@@ -17,10 +17,8 @@
 #include <thread>
 
 #include "aws/credentials.h"
-#include "aws/sts.h"
 #include "consul/client.h"
 #include "consul/config_entries.h"
-#include "consul/iam_bearer_token.h"
 #include "consul/login.h"
 #include "consul/server_config.h"
 #include "ecs/task_metadata.h"
@@ -78,17 +76,11 @@ void explain_app_gate(json& registration, const std::vector<mesh::SyncedCheck>& 
 
 std::map<std::string, mesh::HealthSync::State> held_check_states(const json& node_checks,
                                                                  const std::vector<mesh::SyncedCheck>& checks) {
-  if (!node_checks.is_array()) throw std::runtime_error("reading the task's checks: expected a JSON array");
   std::map<std::string, mesh::HealthSync::State> held;
-  for (const auto& check : node_checks) {
-    if (!check.is_object()) continue;
-    const auto id = check.find("CheckID");
-    const auto status = check.find("Status");
-    if (id == check.end() || !id->is_string() || status == check.end() || !status->is_string()) continue;
-    const bool ours = std::any_of(checks.begin(), checks.end(), [&](const auto& c) { return c.check_id == *id; });
-    if (!ours) continue;
-    const auto output = check.find("Output");
-    held[*id] = {*status, output != check.end() && output->is_string() ? output->get<std::string>() : ""};
+  for (auto& [id, state] : mesh::held_checks(node_checks)) {
+    if (state.status.empty()) continue;  // no status to start from
+    const bool ours = std::any_of(checks.begin(), checks.end(), [&](const auto& c) { return c.check_id == id; });
+    if (ours) held.emplace(id, std::move(state));
   }
   return held;
 }
@@ -97,8 +89,8 @@ std::string proxy_service_path(const mesh::TaskRegistrations& regs) {
   const std::string filter = "ID == \"" + regs.proxy.service_id + "\"";
   std::string path = "/v1/catalog/node-services/" + http::url_encode(regs.node, ":/@") +
                      "?merge-central-config&filter=" + http::url_encode(filter);
-  if (!regs.ns.empty()) path += "&ns=" + http::url_encode(regs.ns);
-  if (!regs.partition.empty()) path += "&partition=" + http::url_encode(regs.partition);
+  http::add_query_param(path, "ns", regs.ns);
+  http::add_query_param(path, "partition", regs.partition);
   return path;
 }
 
@@ -238,7 +230,6 @@ class TaskAgent {
   int run_control_plane();
   int run_mesh_init();
   int run_health_sync();
-  void steady_state();
 
   void login();
   void login_once();
@@ -393,7 +384,7 @@ int TaskAgent::run_control_plane() {
   ready_reached_ = true;
   update_readiness();
   log::info("control-plane ready; syncing health of {} check(s) every second", regs_.all_checks().size());
-  steady_state();
+  sync_health_loop();
   return shutdown();
 }
 
@@ -472,11 +463,9 @@ int TaskAgent::run_health_sync() {
     return 1;
   }
   log::info("health-sync ready; syncing health of {} check(s) every second", regs_.all_checks().size());
-  steady_state();
+  sync_health_loop();
   return shutdown();
 }
-
-void TaskAgent::steady_state() { sync_health_loop(); }
 
 void TaskAgent::login() {
   if (!config::login_enabled(cfg_)) {

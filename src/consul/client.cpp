@@ -91,12 +91,8 @@ AclToken Client::login(const LoginRequest& request) {
   nlohmann::json body = {{"AuthMethod", request.auth_method}, {"BearerToken", request.bearer_token}};
   if (!request.meta.empty()) body["Meta"] = request.meta;
   std::string path = "/v1/acl/login";
-  std::string sep = "?";
-  if (!request.datacenter.empty()) {
-    path += sep + "dc=" + http::url_encode(request.datacenter);
-    sep = "&";
-  }
-  if (!request.partition.empty()) path += sep + "partition=" + http::url_encode(request.partition);
+  http::add_query_param(path, "dc", request.datacenter);
+  http::add_query_param(path, "partition", request.partition);
   // Login must not carry an existing token.
   const nlohmann::json result = call("POST", path, &body, /*with_token=*/false, config_.login_timeout);
   AclToken token;

@@ -12,17 +12,11 @@ namespace {
 
 using nlohmann::json;
 
-// "?ns=..&partition=.." for the entry's namespace/partition, "" when unset.
-std::string scope_query(const config::Config& cfg, std::string sep) {
-  std::string query;
-  const std::string ns = config::registration_namespace(cfg);
-  const std::string partition = config::registration_partition(cfg);
-  if (!ns.empty()) {
-    query += sep + "ns=" + http::url_encode(ns);
-    sep = "&";
-  }
-  if (!partition.empty()) query += sep + "partition=" + http::url_encode(partition);
-  return query;
+// `path` with the entry's namespace/partition query parameters, when set.
+std::string scoped(std::string path, const config::Config& cfg) {
+  http::add_query_param(path, "ns", config::registration_namespace(cfg));
+  http::add_query_param(path, "partition", config::registration_partition(cfg));
+  return path;
 }
 
 bool names_newer_key(const std::string& message) {
@@ -88,7 +82,7 @@ json merge_service_defaults(const std::optional<json>& existing, const std::stri
 }
 
 bool upsert_service_defaults(Client& client, const std::string& service, const config::Config& cfg, int attempts) {
-  const std::string get_path = "/v1/config/service-defaults/" + http::url_encode(service) + scope_query(cfg, "?");
+  const std::string get_path = scoped("/v1/config/service-defaults/" + http::url_encode(service), cfg);
   bool drop_newer = false;
   int conflicts = 0;
   while (true) {
@@ -105,7 +99,7 @@ bool upsert_service_defaults(Client& client, const std::string& service, const c
       return false;
     }
     const std::uint64_t index = existing ? existing->value("ModifyIndex", std::uint64_t{0}) : 0;
-    const std::string put_path = fmt::format("/v1/config?cas={}{}", index, scope_query(cfg, "&"));
+    const std::string put_path = scoped(fmt::format("/v1/config?cas={}", index), cfg);
     json answer;
     try {
       answer = client.call("PUT", put_path, &entry);

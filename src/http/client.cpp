@@ -274,4 +274,12 @@ std::string url_encode(std::string_view value, std::string_view also_keep) {
   return out;
 }
 
+void add_query_param(std::string& path, std::string_view key, std::string_view value) {
+  if (value.empty()) return;
+  path += path.find('?') == std::string::npos ? '?' : '&';
+  path += key;
+  path += '=';
+  path += url_encode(value);
+}
+
 }  // namespace consulecs::http

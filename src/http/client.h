@@ -104,4 +104,9 @@ class Client {
 // `also_keep` (e.g. "/" for paths), upper-case hex for everything else.
 std::string url_encode(std::string_view value, std::string_view also_keep = {});
 
+// Appends "<key>=<url-encoded value>" to `path`, after "?" or "&" as the
+// path already has a query or not; nothing when `value` is empty (the
+// optional ns/partition/dc parameters of Consul's API).
+void add_query_param(std::string& path, std::string_view key, std::string_view value);
+
 }  // namespace consulecs::http

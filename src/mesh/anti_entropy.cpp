@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "http/client.h"
+#include "util/json_fields.h"
 
 namespace consulecs::mesh {
 
@@ -16,22 +17,25 @@ std::string verification_path(const TaskRegistrations& regs) {
     filter += "ServiceID == \"" + id + "\"";
   }
   std::string path = "/v1/health/node/" + http::url_encode(regs.node, ":/@") + "?filter=" + http::url_encode(filter);
-  if (!regs.ns.empty()) path += "&ns=" + http::url_encode(regs.ns);
-  if (!regs.partition.empty()) path += "&partition=" + http::url_encode(regs.partition);
+  http::add_query_param(path, "ns", regs.ns);
+  http::add_query_param(path, "partition", regs.partition);
   return path;
+}
+
+std::map<std::string, HealthSync::State> held_checks(const nlohmann::json& node_checks) {
+  if (!node_checks.is_array()) throw std::runtime_error("verification read: expected a JSON array of checks");
+  std::map<std::string, HealthSync::State> held;
+  for (const auto& check : node_checks) {
+    const std::string id = util::string_field(check, "CheckID");
+    if (id.empty()) continue;
+    held[id] = {util::string_field(check, "Status"), util::string_field(check, "Output")};
+  }
+  return held;
 }
 
 Verification verify_checks(const nlohmann::json& node_checks, const std::vector<SyncedCheck>& expected,
                            const std::map<std::string, std::string>& written) {
-  if (!node_checks.is_array()) throw std::runtime_error("verification read: expected a JSON array of checks");
-  std::map<std::string, std::string> held;  // check ID -> status in Consul
-  for (const auto& check : node_checks) {
-    if (!check.is_object()) continue;
-    const auto id = check.find("CheckID");
-    const auto status = check.find("Status");
-    if (id == check.end() || !id->is_string()) continue;
-    held[id->get<std::string>()] = status != check.end() && status->is_string() ? status->get<std::string>() : "";
-  }
+  const auto held = held_checks(node_checks);
   Verification result;
   for (const auto& check : expected) {
     const auto found = held.find(check.check_id);
@@ -40,7 +44,7 @@ Verification verify_checks(const nlohmann::json& node_checks, const std::vector<
       continue;
     }
     const auto last = written.find(check.check_id);
-    if (last != written.end() && !last->second.empty() && last->second != found->second) {
+    if (last != written.end() && !last->second.empty() && last->second != found->second.status) {
       result.drifted.push_back(check.check_id);
     }
   }

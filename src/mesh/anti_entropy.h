@@ -19,6 +19,11 @@ namespace consulecs::mesh {
 // so a missing service or proxy shows as missing checks.
 std::string verification_path(const TaskRegistrations& regs);
 
+// The checks in the answer of the verification read (a JSON array), by check
+// ID: status and output, "" where absent or not a string. Entries without a
+// string CheckID are skipped; an answer that is not an array throws.
+std::map<std::string, HealthSync::State> held_checks(const nlohmann::json& node_checks);
+
 struct Verification {
   std::vector<std::string> missing;  // expected check IDs Consul does not hold
   std::vector<std::string> drifted;  // held with another status than last written
