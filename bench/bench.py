@@ -14,7 +14,7 @@ Each trial runs one task through the whole control-plane lifecycle:
         ──► the catalog no longer lists the service nor the proxy ──► exit
 
 Implementations alternate A B A B ... after one warm-up pair. Requests to
-Consul are counted at recording proxies on loopback (bench/recording_proxy.py)
+Consul are counted at recording proxies on loopback (tests/e2e/recording_proxy.py)
 that both implementations are pointed at (consulServers.http.port /
 consulServers.grpc.port). Both get the same environment: the ECS metadata URI
 and AWS_CONTAINER_CREDENTIALS_FULL_URI to the emulator (no test-only

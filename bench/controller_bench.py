@@ -16,7 +16,7 @@ can be run (`--binary`; -polling-interval is passed only if the binary has
 it): a reconcile is a burst of requests that lists ECS tasks; its wall time
 runs from its first request to its last response. CPU time and RSS come
 from /proc. Requests are counted at proxies: to Consul through
-bench/recording_proxy.py (HTTP, and gRPC calls, which the reference uses for
+tests/e2e/recording_proxy.py (HTTP, and gRPC calls, which the reference uses for
 server discovery), to ECS through a proxy here that counts ListTasks /
 DescribeTasks and serves ListTasks in pages of maxResults (moto returns
 every ARN at once; AWS pages by 100), so the count is what AWS would see.
@@ -490,7 +490,7 @@ def render(args, interval_note: str, phases: list[Phase], mem_steady: dict, mem_
         "- a reconcile is a burst of requests that lists ECS tasks (quiet gaps >= "
         f"{args.gap:g} s between bursts); wall = its first request to its last response, measured at the "
         "proxies. ECS requests at a proxy that pages ListTasks by 100 as AWS does; Consul requests at "
-        "bench/recording_proxy.py.",
+        "tests/e2e/recording_proxy.py.",
         "",
     ]
     return "\n".join(lines)

@@ -117,24 +117,18 @@ def start(run_control_plane, cfg: dict, task, env: dict | None = None, ready: bo
     return cp
 
 
-def login_tokens(consul: tb.ConsulServer, task_id: str) -> list[dict]:
-    """The login tokens Consul holds for a task (by their login meta)."""
-    tokens = consul.must(consul.get(f"/v1/acl/tokens?authmethod={tb.AUTH_METHOD_NAME}"))
-    return [t for t in tokens if f'"consul.hashicorp.com/task-id":"{task_id}"' in t.get("Description", "")]
-
-
 def nothing_left(consul: tb.ConsulServer, cp) -> bool:
     return (consul.service_instance(cp.node, cp.service_id) is None
             and consul.service_instance(cp.node, cp.proxy_id) is None
             and not any(c.startswith(cp.service_id) for c in consul.checks_by_id(cp.node))
-            and login_tokens(consul, cp.task.task_id) == [])
+            and consul.login_tokens(cp.task.task_id) == [])
 
 
 def assert_nothing_left(consul: tb.ConsulServer, cp) -> None:
     assert nothing_left(consul, cp), (
         f"left in Consul: service={consul.service_instance(cp.node, cp.service_id) is not None} "
         f"proxy={consul.service_instance(cp.node, cp.proxy_id) is not None} "
-        f"tokens={len(login_tokens(consul, cp.task.task_id))}\n{cp.describe()}")
+        f"tokens={len(consul.login_tokens(cp.task.task_id))}\n{cp.describe()}")
 
 
 def no_passing_instance(consul: tb.ConsulServer, cp) -> bool:
@@ -234,7 +228,7 @@ def test_consul_restarted(run_control_plane, make_task, own_consul, moto, bootst
     token = service_token(cp)
     assert consul.token_self(token).status_code == 200
     assert (token == first_token) == persistent, "a lost token is replaced, a kept one kept"
-    assert len(login_tokens(consul, task.task_id)) == 1
+    assert len(consul.login_tokens(task.task_id)) == 1
     ecs_stop(emulator, cp)
     exited(emulator, cp)
     assert wait_exit(cp, 10) == 0, cp.describe()
@@ -252,7 +246,7 @@ def test_deregistered_behind_its_back(run_control_plane, make_task, consul, cp_c
     # the start-up "critical"), and no new login.
     wait_status(consul, cp, ALL_PASSING, 5, "re-registered with passing checks")
     assert consul.service_instance(cp.node, cp.proxy_id) is not None
-    assert len(login_tokens(consul, cp.task.task_id)) == 1
+    assert len(consul.login_tokens(cp.task.task_id)) == 1
     wait_for(lambda: cp.health() == 200, 3, "ready", cp)
 
 
@@ -288,7 +282,7 @@ def test_token_deleted_behind_its_back(run_control_plane, make_task, consul, cp_
     wait_for(lambda: cp.health() == 200, 5, "ready again", cp)
     with open(os.path.join(cp.bootstrap_dir, "consul-dataplane.json")) as f:
         assert json.load(f)["consul"]["credentials"]["static"]["token"] == service_token(cp)
-    assert len(login_tokens(consul, cp.task.task_id)) == 1
+    assert len(consul.login_tokens(cp.task.task_id)) == 1
     wait_status(consul, cp, ALL_PASSING, 5, "still registered and passing")
     ecs_stop(emulator, cp)
     exited(emulator, cp)
@@ -335,11 +329,11 @@ def test_credentials_failing_at_login(run_control_plane, make_task, consul, cp_c
         cp = start(run_control_plane, cp_config, make_task(), ready=False)
         time.sleep(2.5)
         assert cp.alive() and cp.health() == 500, cp.describe()
-        assert login_tokens(consul, cp.task.task_id) == []
+        assert consul.login_tokens(cp.task.task_id) == []
     finally:
         emulator.fail_path("/v2/credentials/", None)
     cp.wait_ready(timeout=10)
-    assert len(login_tokens(consul, cp.task.task_id)) == 1
+    assert len(consul.login_tokens(cp.task.task_id)) == 1
 
 
 # ---------------------------------------------------------------- SIGTERM
@@ -360,7 +354,7 @@ def test_sigterm_during_registration_retries(run_control_plane, make_task, consu
     # No synthetic node (the controller has not made it yet): registration
     # is refused and retried.
     cp = start(run_control_plane, cp_config, make_task(register_node=False), ready=False)
-    wait_for(lambda: len(login_tokens(consul, cp.task.task_id)) == 1, 10, "logged in", cp)
+    wait_for(lambda: len(consul.login_tokens(cp.task.task_id)) == 1, 10, "logged in", cp)
     time.sleep(1.5)
     assert cp.health() == 500
     ecs_stop(emulator, cp)

@@ -10,78 +10,32 @@ nothing flips a check back to passing after SIGTERM (0.9.2).
 """
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import signal
-import threading
 import time
 
 import pytest
-import requests
 
 import testbed as tb
 from conftest import APP, DATAPLANE, ControlPlane, base_config
 from ecs_agent_emulator import ContainerSpec
+from recording_proxy import HttpRecordingProxy
 
 pytestmark = pytest.mark.needs_binary
 
-LOGIN_DESC_PREFIX = "token created via login: "
-
-
-class CountingProxy:
-    """An HTTP reverse proxy in front of Consul that counts the catalog
-    writes going through it (a write of identical checks leaves no trace in
+class CountingProxy(HttpRecordingProxy):
+    """The recording proxy in front of Consul, counting the catalog writes
+    going through it (a write of identical checks leaves no trace in
     Consul's indexes, so counting at the wire is the only proof of no write)."""
 
-    def __init__(self, target_port: int) -> None:
-        self.target = f"http://127.0.0.1:{target_port}"
-        self.registers = 0
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _forward(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else None
-                if self.command == "PUT" and self.path.startswith("/v1/catalog/register"):
-                    with proxy.lock:
-                        proxy.registers += 1
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length", "connection")}
-                r = requests.request(self.command, proxy.target + self.path, data=body,
-                                     headers=headers, timeout=10)
-                self.send_response(r.status_code)
-                for k, v in r.headers.items():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection",
-                                         "content-encoding"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(r.content)))
-                self.end_headers()
-                self.wfile.write(r.content)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _forward
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
     def count(self) -> int:
-        with self.lock:
-            return self.registers
-
-    def stop(self) -> None:
-        self.server.shutdown()
+        return sum(1 for e in self.log.since(0)
+                   if e.kind == "http" and e.method == "PUT" and e.path.startswith("/v1/catalog/register"))
 
 
 @pytest.fixture
 def counting_proxy(consul):
-    p = CountingProxy(consul.http_port)
+    p = CountingProxy("127.0.0.1", consul.http_port).start()
     yield p
     p.stop()
 
@@ -130,12 +84,6 @@ def wait_status(consul, cp: ControlPlane, expected: dict[str, str], timeout: flo
 
 ALL_PASSING = {APP: "passing", "dp_service": "passing", "dp_proxy": "passing"}
 ALL_CRITICAL = {APP: "critical", "dp_service": "critical", "dp_proxy": "critical"}
-
-
-def login_tokens_of(consul, task_id: str) -> list[dict]:
-    tokens = consul.must(consul.get(f"/v1/acl/tokens?authmethod={tb.AUTH_METHOD_NAME}"))
-    return [t for t in tokens if t.get("Description", "").startswith(LOGIN_DESC_PREFIX) and
-            json.loads(t["Description"][len(LOGIN_DESC_PREFIX):]).get("consul.hashicorp.com/task-id") == task_id]
 
 
 # ------------------------------------------------------------------ sync
@@ -206,7 +154,7 @@ def test_sigterm_all_critical_no_flip_back_waits_for_dataplane_then_cleans_up(
     cfg = split_config(consul, moto, bootstrap_dir)
     cp = start_split(run_control_plane, make_task, cfg)
     wait_status(consul, cp, ALL_PASSING, 10, "all checks passing")
-    assert login_tokens_of(consul, cp.task.task_id), "health-sync holds a login token"
+    assert consul.login_tokens(cp.task.task_id), "health-sync holds a login token"
 
     emulator.stop_task(cp.task.task_id)
     cp.signal(signal.SIGTERM)
@@ -229,7 +177,7 @@ def test_sigterm_all_critical_no_flip_back_waits_for_dataplane_then_cleans_up(
     out = cp.output()
     assert out.index(f"deregistered {cp.proxy_id}\n") < out.index(f"deregistered {cp.service_id}\n"), out
     assert "logged out of Consul" in out
-    assert login_tokens_of(consul, cp.task.task_id) == []
+    assert consul.login_tokens(cp.task.task_id) == []
 
 
 def test_unexpected_argument(run_control_plane, make_task, consul, moto, bootstrap_dir):

@@ -30,8 +30,6 @@ from fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.needs_binary
 
-LOGIN_DESC_PREFIX = "token created via login: "
-
 
 def mesh_config(consul, moto, bootstrap_dir: str, **service_extra) -> dict:
     cfg = base_config(consul, moto, bootstrap_dir)
@@ -53,17 +51,6 @@ def finish(cp: ControlPlane, timeout: float = 30) -> int:
         return cp.wait(timeout)
     except Exception:
         pytest.fail(f"mesh-init still running after {timeout} s\n{cp.describe()}", pytrace=False)
-
-
-def login_tokens_of(consul: tb.ConsulServer, task_id: str) -> list[dict]:
-    tokens = consul.must(consul.get(f"/v1/acl/tokens?authmethod={tb.AUTH_METHOD_NAME}"))
-    out = []
-    for t in tokens:
-        desc = t.get("Description", "")
-        if desc.startswith(LOGIN_DESC_PREFIX) and \
-                json.loads(desc[len(LOGIN_DESC_PREFIX):]).get("consul.hashicorp.com/task-id") == task_id:
-            out.append(t)
-    return out
 
 
 def check_statuses(consul: tb.ConsulServer, cp: ControlPlane) -> dict[str, str | None]:
@@ -114,7 +101,7 @@ def test_registers_critical_writes_login_credentials_and_exits_0(run_control_pla
     assert login["bearerToken"] not in cp.output(), "the bearer token must not be logged"
 
     # mesh-init logged out of its own token before exiting.
-    assert login_tokens_of(consul, cp.task.task_id) == [], cp.describe()
+    assert consul.login_tokens(cp.task.task_id) == [], cp.describe()
 
     # The dataplane's credentials work: Consul accepts a login with them.
     r = consul.login(login["bearerToken"], method=login["authMethod"], meta=login["meta"])
@@ -188,7 +175,7 @@ def test_failure_after_registration_deregisters_and_logs_out(run_control_plane, 
     assert "no-such-dir" in out, out
     assert consul.service_instance(cp.node, cp.service_id) is None, out
     assert consul.service_instance(cp.node, cp.proxy_id) is None, out
-    assert login_tokens_of(consul, task.task_id) == [], out
+    assert consul.login_tokens(task.task_id) == [], out
 
 
 def test_unexpected_argument_and_0_7_3_only_fields(run_control_plane, make_task, consul, moto,
@@ -407,7 +394,7 @@ def test_applies_the_redirection_in_its_network_namespace(consul_ecs_bin, make_t
         service_id = f"web-{task.task_id}"
         proxy = consul.service_instance(task.cluster_arn, service_id + "-sidecar-proxy")
         assert proxy["Proxy"]["Mode"] == "transparent", proxy
-        assert login_tokens_of(consul, task.task_id) == [], out
+        assert consul.login_tokens(task.task_id) == [], out
     finally:
         for f in fwd.values():
             f.stop()
@@ -442,7 +429,7 @@ def test_gateway_kinds_through_mesh_init_and_health_sync(kind, run_control_plane
         dp = json.load(f)
     assert dp["proxy"]["id"] == gw_id
     assert dp["consul"]["credentials"]["type"] == "login"
-    assert login_tokens_of(consul, task.task_id) == []
+    assert consul.login_tokens(task.task_id) == []
 
     hs = run_control_plane(cfg, task, args=["health-sync"])
     wait_for(lambda: consul.checks_by_id(task.cluster_arn)[check_id]["Status"] == "passing", 15,
@@ -454,7 +441,7 @@ def test_gateway_kinds_through_mesh_init_and_health_sync(kind, run_control_plane
     emulator.container_exited(task.task_id, DATAPLANE)
     assert hs.wait(10) == 0, hs.describe()
     assert consul.service_instance(task.cluster_arn, gw_id) is None
-    assert login_tokens_of(consul, task.task_id) == []
+    assert consul.login_tokens(task.task_id) == []
 
 
 # ------------------------------------------------------------- robustness
@@ -518,4 +505,4 @@ def test_failed_iptables_apply_removes_the_registration(run_control_plane, make_
     assert "line 3 failed (test)" in out, out
     assert consul.service_instance(cp.node, cp.service_id) is None, out
     assert consul.service_instance(cp.node, cp.proxy_id) is None, out
-    assert login_tokens_of(consul, task.task_id) == [], out
+    assert consul.login_tokens(task.task_id) == [], out

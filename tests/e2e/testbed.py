@@ -293,6 +293,14 @@ class ConsulServer(LoggedProcess):
             return None
         return n["Services"].get(service_id)
 
+    def login_tokens(self, task_id: str) -> list[dict]:
+        """The tokens of the aws-iam auth method logged in for a task, by the
+        login meta Consul writes into their description."""
+        prefix = "token created via login: "
+        tokens = self.must(self.get(f"/v1/acl/tokens?authmethod={AUTH_METHOD_NAME}"))
+        return [t for t in tokens if t.get("Description", "").startswith(prefix) and
+                json.loads(t["Description"][len(prefix):]).get("consul.hashicorp.com/task-id") == task_id]
+
     def token_self(self, secret: str) -> requests.Response:
         return self.get("/v1/acl/token/self", token=secret)
 
