@@ -77,10 +77,11 @@ void explain_app_gate(json& registration, const std::vector<mesh::SyncedCheck>& 
 std::map<std::string, mesh::HealthSync::State> held_check_states(const json& node_checks,
                                                                  const std::vector<mesh::SyncedCheck>& checks) {
   std::map<std::string, mesh::HealthSync::State> held;
-  for (auto& [id, state] : mesh::held_checks(node_checks)) {
-    if (state.status.empty()) continue;  // no status to start from
+  for (auto& entry : mesh::held_checks(node_checks)) {
+    const std::string& id = entry.first;  // not a structured binding: clang 14 cannot capture one
+    if (entry.second.status.empty()) continue;  // no status to start from
     const bool ours = std::any_of(checks.begin(), checks.end(), [&](const auto& c) { return c.check_id == id; });
-    if (ours) held.emplace(id, std::move(state));
+    if (ours) held.emplace(id, std::move(entry.second));
   }
   return held;
 }
