@@ -48,19 +48,16 @@ from typing import Any, Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-sys.path.insert(0, HERE)
 
-import requests  # noqa: E402
+import requests
 
-import testbed as tb  # noqa: E402
-# The e2e fixtures' building blocks, reused as they are (conftest has no side
-# effects on import beyond defining fixtures).
-from conftest import (APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE,  # noqa: E402
-                      _SCRUBBED_ENV, base_config, register_cluster_node)
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator  # noqa: E402
-from recording_proxy import (Event, GrpcCountingProxy, HttpRecordingProxy,  # noqa: E402
-                             RequestLog, summarize)
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from consul_ecs_testbed.recording_proxy import (Event, GrpcCountingProxy, HttpRecordingProxy,
+                                                RequestLog, summarize)
+# The e2e suite's building blocks, reused as they are.
+from consul_ecs_testbed.suite import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, base_config, register_cluster_node
+from consul_ecs_testbed.suite import SCRUBBED_ENV as _SCRUBBED_ENV
 
 HEALTH_ADDR = ("127.0.0.1", 10000)  # fixed in the reference; ours' default too
 HEALTH_PATH = "/consul-ecs/health"

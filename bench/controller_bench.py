@@ -52,15 +52,14 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-sys.path.insert(0, HERE)
 
-import requests  # noqa: E402
+import requests
 
-import testbed as tb  # noqa: E402
-from conftest import WEB_ROLE, _SCRUBBED_ENV  # noqa: E402
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator  # noqa: E402
-from recording_proxy import GrpcCountingProxy, HttpRecordingProxy, RequestLog, summarize  # noqa: E402
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from consul_ecs_testbed.recording_proxy import GrpcCountingProxy, HttpRecordingProxy, RequestLog, summarize
+from consul_ecs_testbed.suite import SCRUBBED_ENV as _SCRUBBED_ENV
+from consul_ecs_testbed.suite import WEB_ROLE
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

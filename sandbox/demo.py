@@ -30,13 +30,10 @@ import textwrap
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from ecs_sandbox import kill_all_sessions, leftover_processes  # noqa: E402
-from mesh import MeshSandbox  # noqa: E402
-from scenario import Scenario  # noqa: E402
-from taskdefs import Timings  # noqa: E402
+from consul_ecs_testbed.sandbox.ecs_sandbox import kill_all_sessions, leftover_processes
+from consul_ecs_testbed.sandbox.mesh import MeshSandbox
+from consul_ecs_testbed.sandbox.scenario import Scenario
+from consul_ecs_testbed.sandbox.taskdefs import Timings
 
 COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 

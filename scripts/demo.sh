@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CONSUL_ECS_CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
-case "${1:-}" in -h|--help) sed -n '2,11p' "$0"; exec "$CONSUL_ECS_CACHE/venv/bin/python" sandbox/demo.py --help ;; esac
+case "${1:-}" in -h|--help) sed -n '2,11p' "$0"; exec "$ROOT/.venv/bin/python" sandbox/demo.py --help ;; esac
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo.sh: the sandbox creates a network namespace per task: run it as root" >&2
@@ -26,4 +26,4 @@ export CONSUL_BIN
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target consul-ecs
 export CONSUL_ECS_BIN="${CONSUL_ECS_BIN:-$ROOT/build/consul-ecs}"
-exec "$CONSUL_ECS_CACHE/venv/bin/python" sandbox/demo.py "$@"
+exec "$ROOT/.venv/bin/python" sandbox/demo.py "$@"

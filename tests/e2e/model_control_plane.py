@@ -24,16 +24,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
-    import jsonschema  # noqa: F401
     import botocore  # noqa: F401
+    import jsonschema  # noqa: F401
     import requests
-except ImportError:  # run by a python without the test venv: use the venv's
-    _py = os.path.join(os.environ.get("CONSUL_ECS_CACHE") or
-                       os.path.expanduser("~/.cache/consul-ecs-cpp"), "venv", "bin", "python")
-    os.execv(_py, [_py, os.path.abspath(__file__)] + sys.argv[1:])
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import testbed as tb  # noqa: E402
+    from consul_ecs_testbed import bed as tb
+except ImportError:  # run by a python without the test venv: use the checkout's
+    _py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".venv", "bin", "python")
+    os.execv(_py, [_py, os.path.abspath(__file__)] + sys.argv[1:])
 
 SCHEMA = os.path.join(tb.repo_root(), "src", "config", "schema", "schema-0.7.3.json")
 DATAPLANE = "consul-dataplane"

@@ -22,7 +22,7 @@ import time
 import pytest
 import requests
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 from conftest import (APP, DATAPLANE, UNTRUSTED_ROLE, ControlPlane, base_config,
                       register_cluster_node, wait_for)
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 from conftest import base_config, register_cluster_node
 
 

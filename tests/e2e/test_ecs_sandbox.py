@@ -17,13 +17,11 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sandbox"))
-
-import testbed as tb  # noqa: E402
-from ecs_agent_emulator import EcsAgentEmulator  # noqa: E402
-from ecs_sandbox import (ContainerDefinition, Dependency, EcsCluster, HealthCheck,  # noqa: E402
-                         TaskDefinition, leftover_processes, session_pids)
-from runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet  # noqa: E402
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import EcsAgentEmulator
+from consul_ecs_testbed.sandbox.ecs_sandbox import (ContainerDefinition, Dependency, EcsCluster, HealthCheck,
+                                                    TaskDefinition, leftover_processes, session_pids)
+from consul_ecs_testbed.sandbox.runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet
 
 
 @pytest.fixture

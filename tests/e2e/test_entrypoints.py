@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
 BIN = os.environ.get("CONSUL_ECS_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "consul-ecs"))
 

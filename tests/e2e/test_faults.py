@@ -30,10 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, base_config, register_cluster_node, wait_for
-from ecs_agent_emulator import ContainerSpec
-from fault_proxy import FaultProxy
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec
+from consul_ecs_testbed.fault_proxy import FaultProxy
 from test_control_plane import service_token, statuses, wait_status
 from test_controller import EcsMoto, ecs_moto, start_controller  # noqa: F401 - fixtures
 

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 from conftest import DATAPLANE, GATEWAY_ROLES, base_config, wait_for
 
 pytestmark = pytest.mark.needs_binary

@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 from conftest import APP, DATAPLANE, ControlPlane, base_config
-from ecs_agent_emulator import ContainerSpec
-from recording_proxy import HttpRecordingProxy
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec
+from consul_ecs_testbed.recording_proxy import HttpRecordingProxy
 
 pytestmark = pytest.mark.needs_binary
 

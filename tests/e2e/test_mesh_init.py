@@ -23,10 +23,10 @@ import time
 import pytest
 from requests.utils import quote
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 from conftest import (_SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, ControlPlane, base_config,
                       wait_for)
-from fault_proxy import FaultProxy
+from consul_ecs_testbed.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.needs_binary
 

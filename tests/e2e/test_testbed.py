@@ -15,7 +15,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 from conftest import API_ROLE, UNTRUSTED_ROLE, WEB_ROLE
 
 

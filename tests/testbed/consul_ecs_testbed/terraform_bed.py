@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import testbed as tb
+from . import bed as tb
 
 CLIS = ("tofu", "terraform")
 # Credentials the AWS provider sends to moto (moto accepts any key while its
@@ -109,7 +109,8 @@ def terraform_dir() -> Path:
 
 
 def tf_roots_dir() -> Path:
-    return Path(__file__).resolve().parent / "tf-roots"
+    """The suite's test roots (tests/e2e/tf-roots/)."""
+    return Path(tb.repo_root()) / "tests" / "e2e" / "tf-roots"
 
 
 def hcl_dirs() -> list[Path]:

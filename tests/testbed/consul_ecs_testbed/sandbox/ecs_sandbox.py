@@ -1,5 +1,5 @@
 """An emulated ECS cluster on one machine: task definitions run as local
-processes, with the ECS agent emulator (tests/e2e/ecs_agent_emulator.py)
+processes, with the ECS agent emulator (consul_ecs_testbed.ecs_agent_emulator)
 serving their task metadata and credentials.
 
 What it does, the way the ECS agent does it for a Fargate task:
@@ -32,7 +32,7 @@ What it does, the way the ECS agent does it for a Fargate task:
   ListTasks/DescribeTasks (the consul-ecs controller's view of the cluster)
   match what ECS would say.
 
-Nothing here knows about Consul: `demo.py` and `mesh.py` build the mesh
+Nothing here knows about Consul: sandbox/demo.py and `mesh` build the mesh
 tasks on top of it.
 """
 from __future__ import annotations
@@ -47,11 +47,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-_E2E = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "e2e")
-if _E2E not in sys.path:
-    sys.path.insert(0, _E2E)
-
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator  # noqa: E402
+from ..ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
 CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 DEFAULT_STOP_TIMEOUT = 30.0  # ECS's default per-container stopTimeout
@@ -607,7 +603,7 @@ class EcsCluster:
                  network_configuration: dict[str, Any] | None = None,
                  log: Callable[[str], None] | None = None, runtime: Any = None) -> None:
         self.name = name
-        # Runs containers of ECS task definitions unchanged (sandbox/runtime.py);
+        # Runs containers of ECS task definitions unchanged (sandbox.runtime);
         # None: a container's command is a plain local process.
         self.runtime = runtime
         # RunTask's networkConfiguration (Fargate tasks are awsvpc).

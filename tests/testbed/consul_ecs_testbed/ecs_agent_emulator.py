@@ -39,7 +39,7 @@ In-process use (pytest):
 
 CLI use (local demo):
 
-    python ecs_agent_emulator.py --port 8000 --task-file task.json
+    python -m consul_ecs_testbed.ecs_agent_emulator --port 8000 --task-file task.json
 
 where task.json holds one task spec or a list of them (see Task.from_spec);
 credentials come from a static "credentials" object in the spec, or from an

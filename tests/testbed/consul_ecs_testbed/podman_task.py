@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import testbed as tb
-from ecs_agent_emulator import EcsAgentEmulator, Task
+from . import bed as tb
+from .ecs_agent_emulator import EcsAgentEmulator, Task
 
 PREFIX = "consul-ecs-test-"
 

@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from mesh import MeshSandbox, MeshTask
-from testbed import wait_until
+from .mesh import MeshSandbox, MeshTask
+from ..bed import wait_until
 
 
 @dataclass

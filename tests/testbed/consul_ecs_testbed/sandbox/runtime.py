@@ -1,5 +1,5 @@
 """How the sandbox runs a container of a task definition *unchanged*: the
-ECS agent's part that sandbox/ecs_sandbox.py leaves to a runtime.
+ECS agent's part that sandbox.ecs_sandbox leaves to a runtime.
 
 - **Network**: every task gets its own network namespace (awsvpc: one ENI,
   one address). `Network` is a Linux bridge on the host holding the
@@ -38,7 +38,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from ..bed import repo_root
+
+CONTAINER_INIT = os.path.join(repo_root(), "sandbox", "container_init.py")  # runs in the task's namespaces
 
 
 def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -256,7 +258,7 @@ class TaskRuntime:
             if cname == name:
                 env[var] = value
         return (["ip", "netns", "exec", setup.ns, sys.executable,
-                 os.path.join(HERE, "container_init.py"), spec], env)
+                 CONTAINER_INIT, spec], env)
 
     def health_argv(self, pid: int, argv: list[str]) -> list[str]:
         return ["nsenter", "--target", str(pid), "--net", "--mount", "--"] + argv

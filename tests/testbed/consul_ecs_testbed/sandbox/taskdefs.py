@@ -1,6 +1,6 @@
 """The sandbox's timings. The task definitions themselves are no longer
 built here: they are the ones terraform/examples/client-server registers
-(sandbox/mesh.py reads them back from the ECS API)."""
+(sandbox.mesh reads them back from the ECS API)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
