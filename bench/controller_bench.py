@@ -50,9 +50,6 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
 import requests
 
 from consul_ecs_testbed import bed as tb
@@ -60,6 +57,9 @@ from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulato
 from consul_ecs_testbed.recording_proxy import GrpcCountingProxy, HttpRecordingProxy, RequestLog, summarize
 from consul_ecs_testbed.suite import SCRUBBED_ENV as _SCRUBBED_ENV
 from consul_ecs_testbed.suite import WEB_ROLE
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -89,7 +89,7 @@ class EcsPagingProxy:
             def log_message(self, fmt: str, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 t = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 op = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if thing is not None:
                     thing.stop()
-            except Exception:  # noqa: BLE001 - best-effort teardown
+            except Exception:
                 pass
 
 
@@ -458,7 +458,7 @@ def render(args, interval_note: str, phases: list[Phase], mem_steady: dict, mem_
     lines = [
         f"### controller: {args.tasks} tasks, {args.tasks * 2} instances, {args.tokens} login tokens",
         "",
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPU(s), "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPU(s), "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; binary `{args.binary}`, {interval_note}",
         "",
         "| phase | reconcile wall, median / max (self-reported) | of which waiting for ECS (moto) | "

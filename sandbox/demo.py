@@ -177,8 +177,9 @@ def run(args: argparse.Namespace) -> int:
 
         out.section("3. Mesh tasks: 3 x server, 1 x client; 1 x terminating gateway")
         sv = sb.task_definitions[sb.outputs["ecs_services"]["server"]]
-        order = ", ".join(f"{c.name}" + (f" (after {', '.join(f'{d.container_name} {d.condition}' for d in c.depends_on)})"
-                                         if c.depends_on else "") for c in sv.containers)
+        def after(c) -> str:
+            return f" (after {', '.join(f'{d.container_name} {d.condition}' for d in c.depends_on)})"
+        order = ", ".join(c.name + (after(c) if c.depends_on else "") for c in sv.containers)
         out.say(f"containers, as the task definition says: {order}")
         sc.boot_tasks(3)
         out.say(green("all tasks registered in Consul with passing checks"))
@@ -274,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         emit("\ninterrupted")
         ok = ok and args.keep
-    except Exception as e:  # noqa: BLE001 - show, clean up, keep the logs
+    except Exception as e:
         emit(red(f"\nsandbox error: {type(e).__name__}: {e}"))
         if os.environ.get("SANDBOX_TRACEBACK"):
             traceback.print_exc()

@@ -10,21 +10,30 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 
 from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
+
 # The shared names, re-exported: the tests import them from here.
-from consul_ecs_testbed.suite import (API_ROLE, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES,  # noqa: F401
-                                      UNTRUSTED_ROLE, WEB_ROLE, base_config, register_cluster_node)
+from consul_ecs_testbed.suite import (
+    API_ROLE,
+    APP,
+    CONTROL_PLANE,
+    DATAPLANE,
+    GATEWAY_ROLES,
+    UNTRUSTED_ROLE,
+    WEB_ROLE,
+    base_config,
+    register_cluster_node,
+)
 from consul_ecs_testbed.suite import SCRUBBED_ENV as _SCRUBBED_ENV
 
 

@@ -148,7 +148,7 @@ def main() -> int:
             if r.status_code != 200:
                 raise RuntimeError(f"login failed: {r.status_code} {r.text.strip()}")
             token = r.json()["SecretID"]
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"login: {e}")
             if not sleep(1):
                 return 0
@@ -192,7 +192,7 @@ def main() -> int:
             try:
                 register(service, ids)
                 break
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 log(str(e))
                 if not sleep(1):
                     return 0
@@ -230,7 +230,7 @@ def main() -> int:
             upd = {f"{sid}-{c}": st[c] for c in containers}
             upd[f"{sid}-{DATAPLANE}"] = upd[f"{pid}-{DATAPLANE}"] = st[DATAPLANE]
             set_status(upd)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"sync: {e}")
 
     log("SIGTERM")
@@ -241,7 +241,7 @@ def main() -> int:
             by = {c["Name"]: c for c in task_meta()["Containers"]}
             if (by.get(DATAPLANE) or {}).get("KnownStatus") in (None, "STOPPED"):
                 break
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"meta: {e}")
         time.sleep(1)
     for i in (sid, pid):

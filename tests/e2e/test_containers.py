@@ -19,12 +19,21 @@ import time
 
 import pytest
 
-from consul_ecs_testbed import bed as tb
 from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, register_cluster_node
+from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed.dns_server import DnsServer
 from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
-from consul_ecs_testbed.podman_task import (ContainerDef, HealthCheck, PodmanNetwork, PodTask, busybox_image, image_ref,
-                         podman, remove_leftovers, require_image)
+from consul_ecs_testbed.podman_task import (
+    ContainerDef,
+    HealthCheck,
+    PodmanNetwork,
+    PodTask,
+    busybox_image,
+    image_ref,
+    podman,
+    remove_leftovers,
+    require_image,
+)
 
 SUBNET = "10.213.57.0/24"  # created by this test; nothing else lives there
 CONSUL_NAME = "consul.ecs.test"

@@ -22,9 +22,8 @@ import time
 import pytest
 import requests
 
+from conftest import APP, DATAPLANE, UNTRUSTED_ROLE, ControlPlane, base_config, register_cluster_node, wait_for
 from consul_ecs_testbed import bed as tb
-from conftest import (APP, DATAPLANE, UNTRUSTED_ROLE, ControlPlane, base_config,
-                      register_cluster_node, wait_for)
 
 pytestmark = pytest.mark.needs_binary
 
@@ -317,7 +316,7 @@ def test_sigterm_graceful_shutdown(run_control_plane, make_task, cp_config, cons
     emulator.set_container(cp.task.task_id, DATAPLANE, known_status="STOPPED")
     try:
         rc = cp.wait(10)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pytest.fail(f"still running 10 s after consul-dataplane stopped\n{cp.describe()}", pytrace=False)
     assert rc == 0, cp.describe()
     assert consul.service_instance(cp.node, cp.service_id) is None
@@ -389,7 +388,7 @@ def test_untrusted_role_login_is_refused_and_retried(run_control_plane, make_tas
     cp.signal(signal.SIGTERM)
     try:
         rc = cp.wait(10)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pytest.fail(f"SIGTERM did not end a control-plane stuck in login\n{cp.describe()}", pytrace=False)
     assert rc == 0, cp.describe()
 

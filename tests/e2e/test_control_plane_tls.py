@@ -3,14 +3,13 @@ a file or from CONSUL_HTTPS_CACERT_PEM, and the configured TLS server name
 is what the certificate is verified against."""
 from __future__ import annotations
 
-import os
 import signal
 import time
 
 import pytest
 
-from consul_ecs_testbed import bed as tb
 from conftest import base_config, register_cluster_node
+from consul_ecs_testbed import bed as tb
 
 
 @pytest.fixture(scope="module")

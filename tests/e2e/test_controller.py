@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import requests
 
+from conftest import _SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, WEB_ROLE, base_config, wait_for
 from consul_ecs_testbed import bed as tb
-from conftest import APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, WEB_ROLE, _SCRUBBED_ENV, base_config, wait_for
 from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
 CONTROLLER = "consul-ecs-controller"

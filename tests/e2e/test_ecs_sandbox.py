@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 
 import pytest
 
 from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed.ecs_agent_emulator import EcsAgentEmulator
-from consul_ecs_testbed.sandbox.ecs_sandbox import (ContainerDefinition, Dependency, EcsCluster, HealthCheck,
-                                                    TaskDefinition, leftover_processes, session_pids)
+from consul_ecs_testbed.sandbox.ecs_sandbox import (
+    ContainerDefinition,
+    Dependency,
+    EcsCluster,
+    HealthCheck,
+    TaskDefinition,
+    leftover_processes,
+    session_pids,
+)
 from consul_ecs_testbed.sandbox.runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet
 
 

@@ -1,19 +1,18 @@
 """The ECS agent emulator serves the documented shapes."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
-import json
-import os
 
 import boto3
 import pytest
 import requests
 
-from consul_ecs_testbed import bed as tb
 from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE
-from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import EcsAgentEmulator
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 

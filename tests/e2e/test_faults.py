@@ -28,10 +28,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
-from consul_ecs_testbed import bed as tb
 from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, base_config, register_cluster_node, wait_for
+from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec
 from consul_ecs_testbed.fault_proxy import FaultProxy
 from test_control_plane import service_token, statuses, wait_status
@@ -58,7 +57,7 @@ class PersistentConsul(tb.ConsulServer):
                    performance={"raft_multiplier": 1})
         return cfg
 
-    def start(self, wait: bool = True, timeout: float = 60.0) -> "PersistentConsul":
+    def start(self, wait: bool = True, timeout: float = 60.0) -> PersistentConsul:
         cfg_path = os.path.join(self.workdir, "consul.json")
         with open(cfg_path, "w") as f:
             json.dump(self.config(), f, indent=2)
@@ -513,7 +512,7 @@ def test_deep_metadata_document_is_not_a_crash(run_control_plane, make_task, cp_
         def log_message(self, *a):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(deep)))

@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from consul_ecs_testbed import bed as tb
 from conftest import APP, DATAPLANE, ControlPlane, base_config
+from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec
 from consul_ecs_testbed.recording_proxy import HttpRecordingProxy
 

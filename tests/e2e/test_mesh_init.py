@@ -14,18 +14,17 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import uuid
 import stat
+import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 from requests.utils import quote
 
+from conftest import _SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, ControlPlane, base_config, wait_for
 from consul_ecs_testbed import bed as tb
-from conftest import (_SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, ControlPlane, base_config,
-                      wait_for)
 from consul_ecs_testbed.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.needs_binary
@@ -460,7 +459,7 @@ def test_deep_task_metadata_ends_start_up_with_exit_1(command, consul_ecs_bin, t
         def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Length", str(len(doc)))
             self.end_headers()

@@ -96,7 +96,7 @@ class Served:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -200,7 +200,8 @@ def test_sigterm_interrupts_a_hung_consul_request():
         deadline = time.monotonic() + 20
         while not silent.conns and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert silent.conns, f"never called Consul; exit {proc.poll()}\n{proc.stderr.read() if proc.poll() is not None else ''}"
+        output = proc.stderr.read() if proc.poll() is not None else ""
+        assert silent.conns, f"never called Consul; exit {proc.poll()}\n{output}"
         time.sleep(0.5)  # the request is hanging now
         assert proc.poll() is None
         sent = time.monotonic()

@@ -28,7 +28,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import sys
 
 import pytest
 
@@ -76,7 +75,7 @@ def diagnostics(sc: Scenario) -> str:
 def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
     try:
         flow.boot(servers=3)
-    except Exception as e:  # noqa: BLE001 - show everything the sandbox saw
+    except Exception as e:
         pytest.fail(f"sandbox boot failed: {e}\n{diagnostics(flow)}", pytrace=False)
     st = flow.status()
     gw = flow.gateway

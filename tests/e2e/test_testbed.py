@@ -15,8 +15,8 @@ import botocore.exceptions
 import pytest
 import requests
 
-from consul_ecs_testbed import bed as tb
 from conftest import API_ROLE, UNTRUSTED_ROLE, WEB_ROLE
+from consul_ecs_testbed import bed as tb
 
 
 def _replay_sts(parts: dict, moto: tb.MotoServer) -> requests.Response:

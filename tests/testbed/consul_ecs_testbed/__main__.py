@@ -9,10 +9,19 @@ import sys
 import tempfile
 import time
 
-from .bed import (ACCOUNT_ID, REGION, SERVICE_NAME_TAG, TRUSTED_ROLE_PATH, ConsulServer, MotoServer,
-                  aws_setup, free_port, plain_consul_servers, setup_auth_method)
+from .bed import (
+    ACCOUNT_ID,
+    REGION,
+    SERVICE_NAME_TAG,
+    TRUSTED_ROLE_PATH,
+    ConsulServer,
+    MotoServer,
+    aws_setup,
+    free_port,
+    plain_consul_servers,
+    setup_auth_method,
+)
 from .ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
-
 
 # --------------------------------------------------------------------------
 # `python -m consul_ecs_testbed up`: the whole bed in the foreground, for a local demo.

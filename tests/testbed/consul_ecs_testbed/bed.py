@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
-from urllib.parse import urlsplit
+from typing import Any
 
 import requests
 
@@ -94,7 +94,7 @@ def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.1,
             v = pred()
             if v:
                 return v
-        except Exception as e:  # noqa: BLE001 - polled predicate
+        except Exception as e:
             last_exc = e
         if time.monotonic() >= deadline:
             msg = f"timed out after {timeout:.1f}s waiting for {what}"
@@ -221,7 +221,7 @@ class ConsulServer(LoggedProcess):
             },
         }
 
-    def start(self, wait: bool = True, timeout: float = 60.0) -> "ConsulServer":
+    def start(self, wait: bool = True, timeout: float = 60.0) -> ConsulServer:
         cfg_path = os.path.join(self.workdir, "consul.json")
         with open(cfg_path, "w") as f:
             json.dump(self.config(), f, indent=2)
@@ -374,7 +374,7 @@ def setup_auth_method(consul: ConsulServer, moto_url: str,
     }
     if server_id_header_value:
         cfg["ServerIDHeaderValue"] = server_id_header_value
-    consul.must(consul.put(f"/v1/acl/auth-method", {
+    consul.must(consul.put("/v1/acl/auth-method", {
         "Name": name,
         "Type": "aws-iam",
         "Description": "AWS IAM auth method for ECS tasks (test bed)",
@@ -420,7 +420,7 @@ class MotoServer(LoggedProcess):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "MotoServer":
+    def start(self, timeout: float = 60.0) -> MotoServer:
         env = dict(os.environ)
         # Auth off during set-up; enable_auth() turns it on over the moto API.
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = "inf"
@@ -453,7 +453,7 @@ class MotoServer(LoggedProcess):
     def log_tail(self, n: int = 40) -> str:
         return super().log_tail(n)
 
-    def client(self, service: str, creds: "AwsCreds | None" = None):
+    def client(self, service: str, creds: AwsCreds | None = None):
         import boto3
         kw: dict[str, Any] = {}
         if creds is not None:

@@ -35,7 +35,7 @@ from moto.ecs import models
 def _patch() -> None:
     calc = models.EC2ContainerServiceBackend._calculate_task_resource_requirements
 
-    def calculate(task_definition):  # noqa: ANN001, ANN202 - moto's signature
+    def calculate(task_definition):
         # Only the sum is wrong: give moto a copy whose containers carry an explicit 0.
         defs = task_definition.container_definitions
         fixed = []
@@ -56,7 +56,7 @@ def _patch() -> None:
     from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
     create = NetworkInterfaceBackend.create_network_interface
 
-    def create_network_interface(self, subnet, private_ip_address, *args, **kwargs):  # noqa: ANN001
+    def create_network_interface(self, subnet, private_ip_address, *args, **kwargs):
         if kwargs.get("description") == "moto ECS":
             sub = self.get_subnet(subnet) if isinstance(subnet, str) else subnet
             used = {e.private_ip_address for e in self.enis.values()}
@@ -75,7 +75,7 @@ def _patch_secrets_resource() -> None:
 
     from moto.secretsmanager.responses import SecretsManagerResponse
 
-    def determine_resource(self) -> str:  # noqa: ANN001
+    def determine_resource(self) -> str:
         try:
             secret_id = json.loads(self.body or "{}").get("SecretId", "")
         except (ValueError, AttributeError):
@@ -92,7 +92,7 @@ def _patch_trust() -> None:
 
     agent = os.environ.get("SANDBOX_ECS_AGENT_ARN", "")
 
-    def check_principal(self, principal: str) -> bool:  # noqa: ANN001
+    def check_principal(self, principal: str) -> bool:
         expected = self._statement.get("Principal")
         if not expected:
             return True

@@ -41,11 +41,11 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
@@ -66,7 +66,7 @@ class HealthCheck:
     start_period: float = 0.0
 
     @staticmethod
-    def from_json(d: dict[str, Any] | None) -> "HealthCheck | None":
+    def from_json(d: dict[str, Any] | None) -> HealthCheck | None:
         if not d:
             return None
         return HealthCheck(command=list(d["command"]), interval=float(d.get("interval", 30)),
@@ -109,7 +109,7 @@ class ContainerDefinition:
     raw: dict[str, Any] | None = None  # the ECS API's containerDefinition, as given
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "ContainerDefinition":
+    def from_json(d: dict[str, Any]) -> ContainerDefinition:
         env = d.get("environment") or {}
         if isinstance(env, list):  # ECS shape: [{"name": ..., "value": ...}]
             env = {e["name"]: e["value"] for e in env}
@@ -148,7 +148,7 @@ class TaskDefinition:
     raw: dict[str, Any] | None = None  # DescribeTaskDefinition's taskDefinition, as given
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "TaskDefinition":
+    def from_json(d: dict[str, Any]) -> TaskDefinition:
         tags = d.get("tags") or {}
         if isinstance(tags, list):
             tags = {t["key"]: t["value"] for t in tags}
@@ -285,7 +285,7 @@ class SandboxTask:
 
     POLL = 0.05
 
-    def __init__(self, cluster: "EcsCluster", td: TaskDefinition, task_id: str, task_arn: str,
+    def __init__(self, cluster: EcsCluster, td: TaskDefinition, task_id: str, task_arn: str,
                  env: Callable[[str], dict[str, str]], logdir: str, name: str,
                  ip: str = "127.0.0.1") -> None:
         self.cluster = cluster
@@ -311,12 +311,12 @@ class SandboxTask:
         self._thread = threading.Thread(target=self._supervise, name=f"task-{name}", daemon=True)
 
     # ---- public ----
-    def start(self) -> "SandboxTask":
+    def start(self) -> SandboxTask:
         self._event("task started (PENDING)")
         if self.cluster.runtime is not None:
             try:
                 self.cluster.runtime.setup_task(self)
-            except Exception as e:  # noqa: BLE001 - as ECS: the task stops before any container
+            except Exception as e:
                 self._event(f"cannot set up the task: {e}")
                 self.stop(f"task set-up failed: {e}")
         self._thread.start()
@@ -516,7 +516,7 @@ class SandboxTask:
                     if self._step():
                         break
                 time.sleep(self.POLL)
-        except Exception as e:  # noqa: BLE001 - never leave a task half-supervised
+        except Exception as e:
             self._event(f"supervisor error: {type(e).__name__}: {e}; killing the task")
             for c in self.containers.values():
                 if c.sid:
@@ -541,7 +541,7 @@ class SandboxTask:
                     continue
                 states = [self._dependency_state(d) for d in c.defn.depends_on]
                 if "failed" in states:
-                    bad = [d for d, s in zip(c.defn.depends_on, states) if s == "failed"]
+                    bad = [d for d, s in zip(c.defn.depends_on, states, strict=True) if s == "failed"]
                     self.stop(f"{c.defn.name}: dependency {bad[0].container_name} "
                               f"can no longer be {bad[0].condition}")
                     break
@@ -579,7 +579,7 @@ class SandboxTask:
         if self.cluster.runtime is not None:
             try:
                 self.cluster.runtime.teardown_task(self)
-            except Exception as e:  # noqa: BLE001 - report, keep stopping
+            except Exception as e:
                 self._event(f"task tear-down failed: {e}")
         try:
             self.cluster.emulator.set_task_status(self.task_id, known_status="STOPPED",
@@ -624,7 +624,7 @@ class EcsCluster:
         if self._logger:
             self._logger(text)
 
-    def create(self) -> "EcsCluster":
+    def create(self) -> EcsCluster:
         if self.ecs_api is not None:
             self.arn = self.ecs_api.create_cluster(clusterName=self.name)["cluster"]["clusterArn"]
         return self
@@ -716,7 +716,7 @@ class EcsCluster:
             try:
                 self.ecs_api.stop_task(cluster=self.arn, task=task.task_arn,
                                        reason=task.stop_reason or "stopped")
-            except Exception as e:  # noqa: BLE001 - report, keep stopping
+            except Exception as e:
                 self._log(f"[{task.name}] ECS StopTask failed: {e}")
 
     def running_tasks(self) -> list[SandboxTask]:

@@ -33,13 +33,14 @@ import os
 import secrets as pysecrets
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -77,7 +78,7 @@ class BridgeMoto(tb.MotoServer):
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "BridgeMoto":
+    def start(self, timeout: float = 60.0) -> BridgeMoto:
         env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="inf", MOTO_ALLOW_NONEXISTENT_REGION="false",
                    # tb.aws_setup's user: the emulated ECS agent (consul_ecs_testbed.moto_server, fix 3)
                    SANDBOX_ECS_AGENT_ARN=f"arn:aws:iam::{tb.ACCOUNT_ID}:user/ecs-agent")

@@ -35,8 +35,9 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..bed import repo_root
 
@@ -88,7 +89,7 @@ class Network:
         self._lock = threading.Lock()
         self._up = False
 
-    def create(self) -> "Network":
+    def create(self) -> Network:
         for tool in ("ip", "nsenter", "mount"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"the sandbox needs `{tool}` (iproute2/util-linux)")
@@ -207,7 +208,7 @@ class TaskRuntime:
             os.makedirs(path, exist_ok=True)
             volumes[v["name"]] = path
         hosts = os.path.join(d, "hosts")
-        names = [f"127.0.0.1 localhost", "::1 localhost ip6-localhost",
+        names = ["127.0.0.1 localhost", "::1 localhost ip6-localhost",
                  f"{task.ip} ip-{task.ip.replace('.', '-')}.ec2.internal"]
         names += [f"{addr} {name}" for name, addr in sorted(self.dns.items())]
         os.makedirs(d, exist_ok=True)

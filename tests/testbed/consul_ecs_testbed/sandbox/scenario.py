@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .mesh import MeshSandbox, MeshTask
 from ..bed import wait_until
+from .mesh import MeshSandbox, MeshTask
 
 
 @dataclass

@@ -19,6 +19,6 @@ class Timings:
     stop_timeout: float = 30.0         # ECS's default stopTimeout (the taskdefs set none)
 
     @staticmethod
-    def fast() -> "Timings":
+    def fast() -> Timings:
         """The CI flavour (tests/e2e/test_sandbox.py)."""
         return Timings(shutdown_delay=2.0, client_period=0.05, client_timeout=2.0)
