@@ -403,13 +403,17 @@ def ensure_auth_method(consul: ConsulServer, moto_url: str, name: str,
 # --------------------------------------------------------------------------
 
 class MotoServer(LoggedProcess):
-    """moto in server mode as a subprocess. Request authentication (SigV4
+    """moto in server mode as a subprocess (consul_ecs_testbed.moto_server:
+    moto with the bed's fixes). Request authentication (SigV4
     signature check + IAM policy evaluation) is switched on with
     enable_auth(): from then on a request with a wrong signature, an unknown
     key or a missing permission gets a 403, as real AWS would answer."""
 
-    def __init__(self, workdir: str, port: int | None = None) -> None:
+    def __init__(self, workdir: str, port: int | None = None, host: str = "127.0.0.1",
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.host = host  # bind address (a bridge's, for the sandbox)
+        self.extra_env = env or {}
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.log_path = os.path.join(workdir, "moto.log")
@@ -418,16 +422,18 @@ class MotoServer(LoggedProcess):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> MotoServer:
         env = dict(os.environ)
         # Auth off during set-up; enable_auth() turns it on over the moto API.
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = "inf"
         env.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+        env.update(self.extra_env)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # moto with the bed's fixes (moto_server.py), e.g. ListTasks' default
+            [sys.executable, "-m", "consul_ecs_testbed.moto_server", "-H", self.host, "-p", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True)
 

@@ -42,8 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from .. import bed as tb
 from .. import terraform_bed as tfb
 from ..ecs_agent_emulator import EcsAgentEmulator, Task
@@ -68,33 +66,13 @@ def default_binary() -> str:
 
 class BridgeMoto(tb.MotoServer):
     """The test bed's moto, bound to the bridge address (reachable from the
-    host and every task) and started through consul_ecs_testbed.moto_server."""
+    host and every task)."""
 
     def __init__(self, workdir: str, host: str) -> None:
-        super().__init__(workdir)
-        self.host = host
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> BridgeMoto:
-        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="inf", MOTO_ALLOW_NONEXISTENT_REGION="false",
-                   # tb.aws_setup's user: the emulated ECS agent (consul_ecs_testbed.moto_server, fix 3)
-                   SANDBOX_ECS_AGENT_ARN=f"arn:aws:iam::{tb.ACCOUNT_ID}:user/ecs-agent")
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "consul_ecs_testbed.moto_server", "-H", self.host, "-p", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True)
-
-        def up() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto exited with {self.proc.returncode}: {self.log_tail()}")
-            return requests.get(f"{self.url}/moto-api/data.json", timeout=2).status_code == 200
-
-        tb.wait_until(up, timeout, 0.2, "moto server")
-        return self
+        super().__init__(workdir, host=host, env={
+            "MOTO_ALLOW_NONEXISTENT_REGION": "false",
+            # tb.aws_setup's user: the emulated ECS agent (consul_ecs_testbed.moto_server, fix 3)
+            "SANDBOX_ECS_AGENT_ARN": f"arn:aws:iam::{tb.ACCOUNT_ID}:user/ecs-agent"})
 
 
 class SandboxConsul(tb.ConsulServer):
