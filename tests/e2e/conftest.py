@@ -42,6 +42,38 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # --------------------------------------------------------------------------
+# Parallel runs (pytest-xdist, --dist loadgroup; pytest.ini)
+# --------------------------------------------------------------------------
+# Every test has its own ports (tb.free_port: a slice per worker), temp dirs,
+# clusters, namespaces and subnets (tb.pick_subnet: a share per worker), and
+# each worker its own session bed (moto, Consul, emulator). What must stay on
+# one worker is grouped here; every other test goes wherever a worker is free.
+#   - a Terraform file: its session fixture `stages` applies the roots with
+#     both CLIs at once in the background; on two workers it would apply all
+#     of it twice;
+#   - test_containers.py: one podman network for the module (its
+#     remove_leftovers() removes every pod of the bed's prefix);
+#   - test_sandbox.py per layout: its tests are steps of one flow (module
+#     fixture `flow`), in order.
+def _xdist_group(item: pytest.Item) -> str | None:
+    module = item.path.stem
+    if module.startswith("test_terraform_") or module == "test_containers":
+        return module
+    if module == "test_sandbox":
+        layout = getattr(item, "callspec", None) and item.callspec.params.get("flow")
+        return f"{module}[{layout or 'default'}]"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+# --------------------------------------------------------------------------
 # Session test bed
 # --------------------------------------------------------------------------
 

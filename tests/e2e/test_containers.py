@@ -35,7 +35,6 @@ from consul_ecs_testbed.podman_task import (
     require_image,
 )
 
-SUBNET = "10.213.57.0/24"  # created by this test; nothing else lives there
 CONSUL_NAME = "consul.ecs.test"
 APP_PORT = 9090
 
@@ -43,7 +42,7 @@ APP_PORT = 9090
 @pytest.fixture(scope="module")
 def network():
     remove_leftovers()
-    net = PodmanNetwork(SUBNET)
+    net = PodmanNetwork(tb.pick_subnet())  # a /24 nothing on the host uses
     # A container keeps the bridge (and so the gateway address the host
     # services bind to) up for the whole module.
     anchor = f"{net.name}-anchor"
@@ -150,9 +149,16 @@ def test_static_binary_runs_in_an_image_without_libc(consul_ecs_bin, network, dn
 
 
 def mesh_task_containers(image: str, foreign: str, config: dict, ca_file: str) -> list[ContainerDef]:
-    """The containers of a mesh task as the official mesh-task module writes
-    them (../shared/reference/deployment.md), with stand-ins from the foreign
-    image for the dataplane (a listener on 22000) and the app (httpd)."""
+    """The containers of a mesh task as the official mesh-task module (v0.7.3)
+    writes them, with stand-ins from the foreign image for the dataplane (a
+    listener on 22000) and the app (httpd). In the module: the app is the one
+    essential container, its own command appended without `--` to the
+    entryPoint `consul-ecs app-entrypoint -shutdown-delay <N>s`, /consul
+    mounted read-only; the control-plane runs `control-plane`, owns /consul
+    (read-write) and is checked with `curl -f localhost:10000/consul-ecs/health`;
+    consul-dataplane runs behind `consul-ecs envoy-entrypoint`, /consul
+    read-only, checked with `consul-ecs net-dial 127.0.0.1:22000`. The app
+    waits for both to be HEALTHY, the dataplane for the control-plane."""
     return [
         ContainerDef(
             name=APP, image=foreign,

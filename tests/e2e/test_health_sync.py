@@ -3,10 +3,12 @@ long-running sidecar) against the real test bed: Consul 1.15 with ACLs, moto,
 and the ECS agent emulator. Each test runs `mesh-init` first (as the official
 mesh-task orders the containers), then health-sync on the same task.
 
-The named cases are the reference's fixes (shared/reference/field-notes.md):
-a synced container missing from task metadata is critical (0.10.0), no write
-per tick (0.10.0), the dataplane check reflects the app's health (0.9.0), and
-nothing flips a check back to passing after SIGTERM (0.9.2).
+The named cases are bugs the reference fixed in the release named: a synced
+container missing from task metadata (still starting) counts as critical
+(0.10.0), no catalog write per tick when nothing changed (0.10.0), the
+dataplane check reflects the app's health, so an unhealthy app takes no
+traffic (0.9.0), and nothing flips a check back to passing after SIGTERM
+(0.9.2).
 """
 from __future__ import annotations
 

@@ -326,8 +326,8 @@ def test_without_net_admin_fails_at_once_naming_it(consul_ecs_bin, make_task, em
 
 @pytest.fixture
 def task_netns(tmp_path):
-    """A network namespace joined to this one by a veth pair (10.98.<n>.1 here,
-    .2 there), removed afterwards."""
+    """A network namespace joined to this one by a veth pair (<subnet>.1 here,
+    .2 there, a /24 nothing on the host uses), removed afterwards."""
     if os.geteuid() != 0:
         pytest.fail("network namespaces need root", pytrace=False)
     for tool in ("ip", "iptables", "iptables-save", "iptables-restore"):
@@ -335,7 +335,7 @@ def task_netns(tmp_path):
             pytest.fail(f"{tool} not found (scripts/setup.sh installs iproute2 and iptables)", pytrace=False)
     tag = uuid.uuid4().hex[:6]
     ns, host_dev, ns_dev = f"mi-task-{tag}", f"mih{tag}", f"mit{tag}"
-    subnet = f"10.98.{int(tag[:2], 16)}"
+    subnet = tb.pick_subnet().rsplit(".", 1)[0]  # "10.x.y"
 
     def sh(*cmd, check=True):
         return subprocess.run(list(cmd), check=check, capture_output=True, text=True, timeout=30)

@@ -8,14 +8,17 @@ local demo. Nothing here imports pytest.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -61,26 +64,92 @@ def repo_root() -> str:
     return root
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+def worker_index() -> tuple[int, int]:
+    """(index, count) of this pytest-xdist worker; (0, 1) outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if name.startswith("gw") and name[2:].isdigit():
+        return int(name[2:]) % max(count, 1), max(count, 1)
+    return 0, 1
+
+
+_PORTS_LOW = 10000
+_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("0.0.0.0", port))  # any address: clashes with a listener on any of them
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A TCP port free on every address right now, for a server the bed starts.
+
+    Picked below the kernel's ephemeral range (ip_local_port_range), so no
+    outgoing connection can take it between now and the server's bind (with
+    the OS picking, one from the ephemeral range could); from this pytest-xdist
+    worker's own slice of it, so two workers never pick the same; at random
+    within the slice and never twice in a process, so concurrent runs rarely
+    meet."""
+    high = _ephemeral_low()
+    index, count = worker_index()
+    size = max((high - _PORTS_LOW) // count, 1)
+    lo = _PORTS_LOW + index * size
+    with _ports_lock:
+        for _ in range(4 * size):
+            port = random.randrange(lo, lo + size)
+            if port in _handed_out:
+                continue
+            if _port_is_free(port):
+                _handed_out.add(port)
+                return port
+    raise RuntimeError(f"no free TCP port in {lo}-{lo + size - 1}")
 
 
 def free_ports(n: int) -> list[int]:
-    """n distinct free ports; the sockets are held until all are picked."""
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
+    """n distinct free ports (free_port)."""
+    return [free_port() for _ in range(n)]
+
+
+def subnet_in_use(cidr: str) -> bool:
+    """Whether any address or route of the host overlaps `cidr`."""
+    net = ipaddress.ip_network(cidr)
+    out = ""
+    for what in (["route", "show", "table", "all"], ["addr", "show"]):
+        out += subprocess.run(["ip", "-4", "-o", *what], capture_output=True, text=True).stdout
+    for word in out.split():
+        try:
+            other = ipaddress.ip_network(word, strict=False)
+        except ValueError:
+            continue
+        if other.version == 4 and other.prefixlen > 0 and other.overlaps(net):
+            return True
+    return False
+
+
+def pick_subnet() -> str:
+    """A random 10.150-199.x.0/24 that nothing on this host uses, x from this
+    pytest-xdist worker's share of 0-255 (so two workers never pick the same)."""
+    index, count = worker_index()
+    size = max(256 // count, 1)
+    for _ in range(50):
+        cidr = f"10.{random.randint(150, 199)}.{index * size + random.randrange(size)}.0/24"
+        if not subnet_in_use(cidr):
+            return cidr
+    raise RuntimeError("no free 10.150-199.x.0/24 subnet on this host")
 
 
 def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.1,

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..bed import repo_root
+from ..bed import pick_subnet, repo_root, subnet_in_use  # noqa: F401 - pick_subnet: the sandbox's API
 
 CONTAINER_INIT = os.path.join(repo_root(), "sandbox", "container_init.py")  # runs in the task's namespaces
 
@@ -49,31 +49,6 @@ def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
     return r
-
-
-def subnet_in_use(cidr: str) -> bool:
-    """Whether any address or route of the host overlaps `cidr`."""
-    net = ipaddress.ip_network(cidr)
-    out = _run("ip", "-4", "-o", "route", "show", "table", "all", check=False).stdout
-    out += _run("ip", "-4", "-o", "addr", "show", check=False).stdout
-    for word in out.split():
-        try:
-            other = ipaddress.ip_network(word, strict=False)
-        except ValueError:
-            continue
-        if other.version == 4 and other.prefixlen > 0 and other.overlaps(net):
-            return True
-    return False
-
-
-def pick_subnet() -> str:
-    """A random 10.150-199.x.0/24 that nothing on this host uses."""
-    import random
-    for _ in range(50):
-        cidr = f"10.{random.randint(150, 199)}.{random.randint(0, 255)}.0/24"
-        if not subnet_in_use(cidr):
-            return cidr
-    raise RuntimeError("no free 10.150-199.x.0/24 subnet on this host")
 
 
 class Network:
