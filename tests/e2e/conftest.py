@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -347,3 +348,22 @@ def wait_for(pred: Callable[[], Any], timeout: float, what: str, cp: ControlPlan
         return tb.wait_until(pred, timeout, interval, what)
     except TimeoutError as e:
         pytest.fail(f"{e}\n{cp.describe() if cp else ''}", pytrace=False)
+
+
+def holds(pred: Callable[[], Any], duration: float, what: str, cp: ControlPlane | None = None,
+          interval: float = 0.1) -> None:
+    """tb.holds_for that, when pred turns false, fails the test with the binary's output."""
+    try:
+        tb.holds_for(pred, duration, interval, what)
+    except AssertionError as e:
+        pytest.fail(f"{e}\n{cp.describe() if cp else ''}", pytrace=False)
+
+
+def wait_polled(emulator: EcsAgentEmulator, task: Task, container: str, since: float, what: str,
+                polls: int = 2, timeout: float = 15.0, cp: ControlPlane | None = None) -> None:
+    """Waits until `container` of `task` has read its task metadata `polls`
+    times since `since` (time.time()): the binary has seen what the test
+    changed at `since`, however slow the machine."""
+    path = re.escape(task.containers[container].docker_id)
+    wait_for(lambda: sum(r["time"] >= since for r in emulator.requests_matching(path)) >= polls,
+             timeout, f"{what} ({polls} task metadata reads by {container})", cp)

@@ -24,6 +24,7 @@ from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed.dns_server import DnsServer
 from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
 from consul_ecs_testbed.podman_task import (
+    PREFIX,
     ContainerDef,
     HealthCheck,
     PodmanNetwork,
@@ -31,6 +32,7 @@ from consul_ecs_testbed.podman_task import (
     busybox_image,
     image_ref,
     podman,
+    podman_env,
     remove_leftovers,
     require_image,
 )
@@ -329,7 +331,6 @@ def test_image_iptables_changes_the_pods_nat_table(image, network):
     PATH; the rules land in the pod's shared network namespace, where another
     container of the task sees them. Both backends run; without NET_ADMIN
     iptables fails (the applier turns that into its NET_ADMIN error)."""
-    from podman_task import PREFIX, podman_env  # (additions stay at the end of this file)
     pod = f"{PREFIX}iptables-{os.getpid()}"
     podman("pod", "create", "--name", pod, "--infra-name", f"{pod}-infra", "--network", network.name,
            "--ip", network.next_ip())

@@ -133,6 +133,16 @@ class Silent:
             except OSError:
                 continue
 
+    def request_received(self) -> bool:
+        """Whether a request's first bytes have arrived on a connection (left unread)."""
+        for conn in list(self.conns):
+            try:
+                if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    return True
+            except BlockingIOError:
+                continue
+        return False
+
     def close(self):
         self.stop = True
         for conn in self.conns:
@@ -202,8 +212,11 @@ def test_sigterm_interrupts_a_hung_consul_request():
             time.sleep(0.05)
         output = proc.stderr.read() if proc.poll() is not None else ""
         assert silent.conns, f"never called Consul; exit {proc.poll()}\n{output}"
-        time.sleep(0.5)  # the request is hanging now
-        assert proc.poll() is None
+        deadline = time.monotonic() + 10
+        while not silent.request_received() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert silent.request_received(), "connected, but no request sent"
+        assert proc.poll() is None  # the request is hanging now
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -173,6 +173,43 @@ def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.1,
         time.sleep(interval)
 
 
+def holds_for(pred: Callable[[], Any], duration: float, interval: float = 0.1,
+              what: str = "condition") -> None:
+    """Checks pred every `interval` for `duration` seconds (and once more at
+    the end); raises AssertionError naming `what` the first time it is falsy.
+    For what must stay true over a window (nothing flips back, nothing is
+    written, the process keeps waiting), where a sleep and one look would
+    miss a change in between."""
+    deadline = time.monotonic() + duration
+    while True:
+        if not pred():
+            raise AssertionError(f"no longer true after {duration - (deadline - time.monotonic()):.1f}s "
+                                 f"of {duration:.1f}s: {what}")
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def wait_stable(value: Callable[[], Any], quiet: float, timeout: float, interval: float = 0.1,
+                what: str = "value") -> Any:
+    """Polls value() until it has not changed for `quiet` seconds; returns it.
+    For "whatever was in flight has landed" (a counter of writes, a log),
+    where a fixed sleep is too short on a loaded machine. Raises TimeoutError
+    naming `what` if it keeps changing for `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = value()
+    since = time.monotonic()
+    while True:
+        time.sleep(interval)
+        now_value, now = value(), time.monotonic()
+        if now_value != last:
+            last, since = now_value, now
+        elif now - since >= quiet:
+            return last
+        if now >= deadline:
+            raise TimeoutError(f"{what} still changing after {timeout:.1f}s (last {last!r})")
+
+
 def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
     if proc is None or proc.poll() is not None:
         return
