@@ -37,7 +37,7 @@ def split_imports(text, path):
     m = re.search(r"^import \(\n(.*?)^\)\n", text, re.S | re.M)
     if not m:
         die(f"{path}: no import block")
-    return m, [line for line in m.group(1).split("\n") if line.strip()]
+    return m, [l for l in m.group(1).split("\n") if l.strip()]
 
 
 def import_name(line):
@@ -119,8 +119,8 @@ def narrow_clients(src):
     text = acc.sub(keep, text)
     m, lines = split_imports(text, CLIENT_FILE)
     sdk = "github.com/aws/aws-sdk-go-v2/service/"
-    kept = [line for line in lines
-            if not import_name(line)[1].startswith(sdk) or import_name(line)[0] in used_pkgs]
+    kept = [l for l in lines
+            if not import_name(l)[1].startswith(sdk) or import_name(l)[0] in used_pkgs]
     text = text[: m.start(1)] + "\n".join(kept) + "\n" + text[m.end(1):]
     open(path, "w").write(text)
     return sorted(n for n in needed if any(n == x for x, _ in methods))
