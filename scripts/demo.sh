@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CONSUL_ECS_CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
-case "${1:-}" in -h|--help) sed -n '2,11p' "$0"; exec "$CONSUL_ECS_CACHE/venv/bin/python" sandbox/demo.py --help ;; esac
+case "${1:-}" in -h|--help) sed -n '2,11p' "$0"; exec "$ROOT/.venv/bin/python" sandbox/demo.py --help ;; esac
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo.sh: the sandbox creates a network namespace per task: run it as root" >&2
@@ -27,4 +27,4 @@ CONSUL_BIN="$(scripts/build-consul.sh | tail -n 1)"
 export CONSUL_BIN
 with_heartbeat "demo: building build/consul-ecs" scripts/build.sh
 export CONSUL_ECS_BIN="${CONSUL_ECS_BIN:-$ROOT/build/consul-ecs}"
-exec "$CONSUL_ECS_CACHE/venv/bin/python" sandbox/demo.py "$@"
+exec "$ROOT/.venv/bin/python" sandbox/demo.py "$@"

@@ -2,8 +2,12 @@
 # Installs what building and testing consul-ecs needs; idempotent and fast
 # when everything is already there.
 #   1. Debian build packages (apt-get only when one is missing)
-#   2. the Python venv of the e2e test bed, pinned (tests/e2e/requirements.txt
-#      + constraints.txt), at $CONSUL_ECS_CACHE/venv
+#   2. the Python of the test bed: the pinned third-party packages
+#      (tests/e2e/requirements.txt + constraints.txt) in a venv shared by every
+#      checkout, $CONSUL_ECS_CACHE/venvs/<hash of the pins>, and this
+#      checkout's .venv, which sees those packages and has the test bed
+#      package (tests/testbed) installed editable: the Python of tests/e2e,
+#      sandbox/ and bench/ is .venv/bin/python
 #   3. the Consul server binary (scripts/build-consul.sh, cached)
 #   4. the Terraform test bed: OpenTofu, Terraform 1.5.7 and the aws/tls/random
 #      providers (scripts/build-terraform.sh, cached; ~20 min cold on 2 cores)
@@ -25,7 +29,7 @@ for arg in "$@"; do
     --venv-only) VENV_ONLY=1 ;;
     --no-consul) WITH_CONSUL=0 ;;
     --no-terraform) WITH_TERRAFORM=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -69,28 +73,53 @@ if ((${#missing[@]})) && [[ $VENV_ONLY -eq 0 ]]; then
 fi
 [[ $DEPS_ONLY -eq 1 ]] && exit 0
 
-# ---- 2. Python venv ----------------------------------------------------------
-VENV="$CACHE/venv"
+# ---- 2. Python venvs ------------------------------------------------------------
+# The third-party packages, pinned, in a venv under the cache that every
+# checkout shares (the slow part: ~40 s from PyPI). It is named by the hash of
+# its pins and the Python version, so checkouts with different pins each get
+# their own instead of rebuilding one venv under each other's running tests.
 REQ="$ROOT/tests/e2e/requirements.txt"
 CONS="$ROOT/tests/e2e/constraints.txt"
 PY="${CONSUL_ECS_PYTHON:-python3}"
-stamp_of() {
-  { cat "$REQ" "$CONS"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1
-}
-mkdir -p "$CACHE"
-want="$(stamp_of)"
-have="$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)"
-if [[ "$want" != "$have" || ! -x "$VENV/bin/python" ]]; then
-  say "creating the test venv at $VENV"
-  rm -rf "$VENV"
-  if ! "$PY" -m venv "$VENV" >/dev/null 2>&1; then
-    # Debian's python3 needs python3-venv for ensurepip.
-    apt_install python3-venv
-    rm -rf "$VENV"
-    "$PY" -m venv "$VENV"
+want="$({ cat "$REQ" "$CONS"; "$PY" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
+DEPS_VENV="$CACHE/venvs/${want:0:16}"
+mkdir -p "$CACHE/venvs"
+(
+  flock 9  # one creator at a time; the others find it made
+  if [[ "$(cat "$DEPS_VENV/.requirements.sha256" 2>/dev/null || true)" != "$want" ]]; then
+    say "creating the shared venv of the test bed's packages at $DEPS_VENV"
+    rm -rf "$DEPS_VENV"
+    if ! "$PY" -m venv "$DEPS_VENV" >/dev/null 2>&1; then
+      # Debian's python3 needs python3-venv for ensurepip.
+      apt_install python3-venv
+      rm -rf "$DEPS_VENV"
+      "$PY" -m venv "$DEPS_VENV"
+    fi
+    "$DEPS_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ" -c "$CONS" >&2
+    echo "$want" > "$DEPS_VENV/.requirements.sha256"
   fi
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQ" -c "$CONS" >&2
-  echo "$want" > "$VENV/.requirements.sha256"
+) 9>"$CACHE/venvs/.lock"
+
+# The test bed package is this checkout's code: it goes, editable, into a venv
+# of the checkout (.venv) that reaches the shared packages through a .pth
+# file, so two checkouts never import each other's test bed. Rebuilt (in a
+# second) when the package's metadata, the shared venv or the checkout's
+# path change.
+VENV="$ROOT/.venv"
+PKG="$ROOT/tests/testbed"
+venv_want="$({ echo "$want"; echo "$ROOT"; cat "$PKG/pyproject.toml"; } | sha256sum | cut -d' ' -f1)"
+venv_have="$(cat "$VENV/.testbed.sha256" 2>/dev/null || true)"
+if [[ "$venv_want" != "$venv_have" || ! -x "$VENV/bin/python" ]]; then
+  say "installing the test bed package (tests/testbed) into $VENV"
+  rm -rf "$VENV"
+  "$DEPS_VENV/bin/python" -m venv --without-pip "$VENV"
+  purelib='import sysconfig; print(sysconfig.get_path("purelib"))'
+  deps_site="$("$DEPS_VENV/bin/python" -c "$purelib")"
+  site="$("$VENV/bin/python" -c "$purelib")"
+  echo "import site; site.addsitedir('$deps_site')" > "$site/consul_ecs_shared_venv.pth"
+  "$DEPS_VENV/bin/python" -m pip --python "$VENV/bin/python" install -q --disable-pip-version-check \
+    --no-deps --no-build-isolation -e "$PKG" >&2
+  echo "$venv_want" > "$VENV/.testbed.sha256"
 fi
 [[ $VENV_ONLY -eq 1 ]] && exit 0
 

@@ -39,7 +39,7 @@ if ! scripts/setup.sh; then
   echo "test.sh: setup failed" >&2
   exit 1
 fi
-VENV="$CONSUL_ECS_CACHE/venv"
+VENV="$ROOT/.venv"  # scripts/setup.sh: the test bed package + the pinned packages
 CONSUL_BIN="$(scripts/build-consul.sh | tail -n 1)" || { echo "test.sh: no consul" >&2; exit 1; }
 export CONSUL_BIN
 

@@ -118,8 +118,8 @@ def test_control_plane_exits_1_when_the_readiness_port_is_taken(tmp_path):
         busy.listen(1)
         addr = f"127.0.0.1:{busy.getsockname()[1]}"
         env = dict(ENV, CONSUL_ECS_HEALTH_LISTEN_ADDR=addr, CONSUL_ECS_CONFIG_JSON=(
-            '{"bootstrapDir": "%s", "consulServers": {"hosts": "127.0.0.1"}, "service": {"port": 8080}}'
-            % tmp_path))
+            f'{{"bootstrapDir": "{tmp_path}", "consulServers": {{"hosts": "127.0.0.1"}}, '
+            '"service": {"port": 8080}}'))
         p = subprocess.run([BIN, "control-plane"], capture_output=True, text=True, timeout=10, env=env)
     assert p.returncode == 1
     assert addr in p.stderr and "in use" in p.stderr

@@ -96,7 +96,7 @@ class Served:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -132,6 +132,16 @@ class Silent:
                 self.conns.append(conn)
             except OSError:
                 continue
+
+    def request_received(self) -> bool:
+        """Whether a request's first bytes have arrived on a connection (left unread)."""
+        for conn in list(self.conns):
+            try:
+                if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    return True
+            except BlockingIOError:
+                continue
+        return False
 
     def close(self):
         self.stop = True
@@ -200,9 +210,13 @@ def test_sigterm_interrupts_a_hung_consul_request():
         deadline = time.monotonic() + 20
         while not silent.conns and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert silent.conns, f"never called Consul; exit {proc.poll()}\n{proc.stderr.read() if proc.poll() is not None else ''}"
-        time.sleep(0.5)  # the request is hanging now
-        assert proc.poll() is None
+        output = proc.stderr.read() if proc.poll() is not None else ""
+        assert silent.conns, f"never called Consul; exit {proc.poll()}\n{output}"
+        deadline = time.monotonic() + 10
+        while not silent.request_received() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert silent.request_received(), "connected, but no request sent"
+        assert proc.poll() is None  # the request is hanging now
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
