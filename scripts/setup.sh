@@ -11,7 +11,7 @@
 #   3. the Consul server binary (scripts/build-consul.sh, cached)
 #   4. the Terraform test bed: OpenTofu, Terraform 1.5.7 and the aws/tls/random
 #      providers (scripts/build-terraform.sh, cached; ~20 min cold on 2 cores)
-# Options: --deps-only (step 1 only), --no-consul (skip step 3),
+# Options: --deps-only (step 1 only), --venv-only (step 2 only), --no-consul (skip step 3),
 #          --no-terraform (skip step 4).
 # CONSUL_ECS_CACHE defaults to ~/.cache/consul-ecs-cpp.
 set -euo pipefail
@@ -20,11 +20,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
 export CONSUL_ECS_CACHE="$CACHE"
 DEPS_ONLY=0
+VENV_ONLY=0
 WITH_CONSUL=1
 WITH_TERRAFORM=1
 for arg in "$@"; do
   case "$arg" in
     --deps-only) DEPS_ONLY=1 ;;
+    --venv-only) VENV_ONLY=1 ;;
     --no-consul) WITH_CONSUL=0 ;;
     --no-terraform) WITH_TERRAFORM=0 ;;
     -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
@@ -37,14 +39,15 @@ say() { echo "setup: $*" >&2; }
 # ---- 1. Debian packages ----------------------------------------------------
 # The static binary links Debian's static OpenSSL, zlib and c-ares archives
 # and our own static libcurl (scripts/build-static-deps.sh: file, patch, xz);
-# the image and the container tests need podman with runc and catatonit,
-# busybox-static and the CA bundle. libcurl4-openssl-dev is for the sanitizer
+# ccache is the compiler cache every build shares (CMakeLists.txt). The image
+# and the container tests need podman with runc and catatonit, busybox-static
+# and the CA bundle. libcurl4-openssl-dev is for the sanitizer
 # build, which links dynamically. iptables and iproute2 are for the
 # transparent-proxy test in network namespaces (tests/e2e/test_transparent_proxy.py).
 APT_PKGS=(g++ cmake ninja-build libcurl4-openssl-dev libssl-dev zlib1g-dev libc-ares-dev
           nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
           file patch xz-utils ca-certificates busybox-static podman runc catatonit
-          iptables iproute2
+          iptables iproute2 ccache
           clang libclang-rt-14-dev)  # libFuzzer targets (fuzz/, build-fuzz/)
 missing=()
 for p in "${APT_PKGS[@]}"; do
@@ -65,7 +68,7 @@ apt_install() {
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
-if ((${#missing[@]})); then
+if ((${#missing[@]})) && [[ $VENV_ONLY -eq 0 ]]; then
   apt_install "${missing[@]}"
 fi
 [[ $DEPS_ONLY -eq 1 ]] && exit 0
@@ -118,6 +121,7 @@ if [[ "$venv_want" != "$venv_have" || ! -x "$VENV/bin/python" ]]; then
     --no-deps --no-build-isolation -e "$PKG" >&2
   echo "$venv_want" > "$VENV/.testbed.sha256"
 fi
+[[ $VENV_ONLY -eq 1 ]] && exit 0
 
 # ---- 3. Consul ---------------------------------------------------------------
 if [[ $WITH_CONSUL -eq 1 ]]; then
