@@ -54,15 +54,14 @@ def pytest_configure(config: pytest.Config) -> None:
 #     of it twice;
 #   - test_containers.py: one podman network for the module (its
 #     remove_leftovers() removes every pod of the bed's prefix);
-#   - test_sandbox.py per layout: its tests are steps of one flow (module
-#     fixture `flow`), in order.
+#   - test_sandbox.py: its tests are steps of one flow per layout (module
+#     fixture `flow`), in order; and two whole sandboxes at once (7 tasks
+#     each, with health checks on timers) overloaded a busy 2-core machine:
+#     neither booted within 120 s at load 25, one after the other both passed.
 def _xdist_group(item: pytest.Item) -> str | None:
     module = item.path.stem
-    if module.startswith("test_terraform_") or module == "test_containers":
+    if module.startswith("test_terraform_") or module in ("test_containers", "test_sandbox"):
         return module
-    if module == "test_sandbox":
-        layout = getattr(item, "callspec", None) and item.callspec.params.get("flow")
-        return f"{module}[{layout or 'default'}]"
     return None
 
 
