@@ -195,12 +195,12 @@ CredentialsProvider::CredentialsProvider(Options options) : options_(std::move(o
   if (!options_.transport) options_.transport = default_transport();
 }
 
-Credentials CredentialsProvider::get() {
+Credentials CredentialsProvider::get(const signals::StopFlag* cancel) {
   std::lock_guard lock(mutex_);
   const auto now = options_.clock();
   if (cached_ && now < refresh_at_) return *cached_;
   try {
-    Credentials fresh = fetch_locked();
+    Credentials fresh = fetch_locked(cancel);
     if (fresh.expiration) {
       refresh_at_ = *fresh.expiration - kRefreshBeforeExpiry;
       log::debug("fetched AWS credentials from {}, expiring {}", source_locked(), format_time(*fresh.expiration));
@@ -269,7 +269,7 @@ void CredentialsProvider::resolve_source_locked() {
   }
 }
 
-Credentials CredentialsProvider::fetch_locked() {
+Credentials CredentialsProvider::fetch_locked(const signals::StopFlag* cancel) {
   resolve_source_locked();
   if (source_ == Source::Environment) {
     Credentials credentials;
@@ -278,14 +278,15 @@ Credentials CredentialsProvider::fetch_locked() {
     credentials.session_token = options_.env(kSessionTokenEnv).value_or("");
     return credentials;
   }
-  return fetch_container_locked();
+  return fetch_container_locked(cancel);
 }
 
-Credentials CredentialsProvider::fetch_container_locked() {
+Credentials CredentialsProvider::fetch_container_locked(const signals::StopFlag* cancel) {
   const auto& env = options_.env;
   http::Request request;
   request.method = "GET";
   request.timeout = options_.timeout;
+  request.cancel = cancel;
   std::string origin;  // names the endpoint in errors: variable and host, never the path or token
 
   if (source_ == Source::ContainerRelative) {

@@ -122,10 +122,11 @@ MetadataClient::MetadataClient(std::string base_uri) : base_uri_(std::move(base_
   while (!base_uri_.empty() && base_uri_.back() == '/') base_uri_.pop_back();
 }
 
-TaskMetadata MetadataClient::fetch_task() {
+TaskMetadata MetadataClient::fetch_task(const signals::StopFlag* cancel) {
   http::Request request;
   request.url = base_uri_ + "/task";
   request.timeout = std::chrono::milliseconds(5000);
+  request.cancel = cancel;
   http::Response response;
   try {
     response = http_.send(request);

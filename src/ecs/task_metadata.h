@@ -61,7 +61,8 @@ class MetadataClient {
  public:
   // base_uri empty -> read ECS_CONTAINER_METADATA_URI_V4.
   explicit MetadataClient(std::string base_uri = {});
-  TaskMetadata fetch_task();
+  // `cancel` set: the request fails (MetadataError) once that flag is set.
+  TaskMetadata fetch_task(const signals::StopFlag* cancel = nullptr);
   const std::string& base_uri() const { return base_uri_; }
 
  private:
