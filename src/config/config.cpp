@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "config/json_path.h"
 #include "config/schema_validator.h"
 #include "util/json_parse.h"
 
@@ -380,14 +381,6 @@ Config read_config(Reader& r, const json& j) {
   return out;
 }
 
-// True when `path` is `reported` or lies inside it: the schema error already
-// explains the problem, so the reader's echo of it is dropped.
-bool covered_by(const std::string& path, const std::string& reported) {
-  if (reported.empty() || path == reported) return true;
-  return path.size() > reported.size() && path.compare(0, reported.size(), reported) == 0 &&
-         (path[reported.size()] == '.' || path[reported.size()] == '[');
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -436,7 +429,7 @@ Config load_config(std::string_view json_text, SchemaVersion schema) {
   cfg.schema = schema;
   for (auto& e : reader.errors) {
     const bool known = std::any_of(errors.begin(), errors.end(),
-                                   [&](const ValidationError& s) { return covered_by(e.path, s.path); });
+                                   [&](const ValidationError& s) { return path_within(e.path, s.path); });
     if (!known) errors.push_back(std::move(e));
   }
   if (!errors.empty()) {

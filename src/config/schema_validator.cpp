@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -18,6 +17,8 @@
 #include <set>
 #include <stdexcept>
 #include <utility>
+
+#include "config/json_path.h"
 
 namespace consulecs::config {
 namespace {
@@ -56,24 +57,10 @@ bool matches_everything(const std::string& pattern) { return pattern.empty() || 
   throw std::invalid_argument(fmt::format("schema {}: {}", where.empty() ? "(root)" : where, problem));
 }
 
-bool is_identifier(std::string_view key) {
-  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
 // minLength counts Unicode code points, not bytes.
 std::size_t code_points(const std::string& s) {
   return static_cast<std::size_t>(
       std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-bool is_integer_valued(const json& v) {
-  if (v.is_number_integer()) return true;  // covers unsigned too
-  if (!v.is_number_float()) return false;
-  const double d = v.get<double>();
-  return std::isfinite(d) && std::trunc(d) == d;
 }
 
 bool has_type(const json& value, std::string_view type) {
@@ -99,30 +86,6 @@ std::string join_alternatives(const std::vector<std::string>& items) {
 
 std::string ValidationError::to_string() const {
   return fmt::format("{}: {}", path.empty() ? "(root)" : path, message);
-}
-
-std::string path_key(std::string_view parent, std::string_view key) {
-  if (!is_identifier(key)) return fmt::format("{}[{}]", parent, json(std::string(key)).dump());
-  if (parent.empty()) return std::string(key);
-  return fmt::format("{}.{}", parent, key);
-}
-
-std::string path_index(std::string_view parent, std::size_t index) {
-  return fmt::format("{}[{}]", parent, index);
-}
-
-std::string_view json_type_name(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return is_integer_valued(value) ? "integer" : "number";
-    case json::value_t::string: return "string";
-    case json::value_t::array: return "array";
-    case json::value_t::object: return "object";
-    default: return "unknown";
-  }
 }
 
 struct SchemaValidator::Impl {

@@ -181,12 +181,5 @@ TEST(SchemaValidatorTest, RejectsSchemasItCannotFullyEnforce) {
   EXPECT_THROW(SchemaValidator(json(5)), std::invalid_argument);
 }
 
-TEST(SchemaValidatorTest, PathHelpersQuoteNonIdentifierKeys) {
-  EXPECT_EQ(path_key("", "service"), "service");
-  EXPECT_EQ(path_key("service", "name"), "service.name");
-  EXPECT_EQ(path_key("service.meta", "a.b"), "service.meta[\"a.b\"]");
-  EXPECT_EQ(path_index("proxy.upstreams", 2), "proxy.upstreams[2]");
-}
-
 }  // namespace
 }  // namespace consulecs::config
