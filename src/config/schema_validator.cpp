@@ -10,13 +10,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <numeric>
 #include <optional>
 #include <regex>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "config/json_path.h"
 
@@ -80,6 +83,37 @@ std::string join_alternatives(const std::vector<std::string>& items) {
   std::string out;
   for (std::size_t i = 0; i + 1 < items.size(); ++i) out += (i ? ", " : "") + items[i];
   return out + " or " + items.back();
+}
+
+// One insertion, deletion, substitution or swap of two neighbours turns one
+// into the other (the typos a hand-written key gets).
+bool one_edit_apart(std::string_view a, std::string_view b) {
+  if (a == b) return false;
+  if (a.size() > b.size()) std::swap(a, b);
+  if (b.size() - a.size() > 1) return false;
+  std::size_t i = 0;
+  while (i < a.size() && a[i] == b[i]) ++i;
+  if (a.size() < b.size()) return a.substr(i) == b.substr(i + 1);
+  if (a.substr(i + 1) == b.substr(i + 1)) return true;
+  return i + 1 < a.size() && a[i] == b[i + 1] && a[i + 1] == b[i] && a.substr(i + 2) == b.substr(i + 2);
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// " (did you mean "bootstrapDir"?)" when `key` is a typo of a known property.
+std::string did_you_mean(std::string_view key, const json* properties) {
+  if (properties == nullptr) return {};
+  std::vector<std::string> near;
+  for (const auto& [known, _] : properties->items()) {
+    if (one_edit_apart(key, known) || (key != known && equal_ignoring_case(key, known))) {
+      near.push_back(json(known).dump());
+    }
+  }
+  return near.empty() ? std::string() : fmt::format(" (did you mean {}?)", join_alternatives(near));
 }
 
 }  // namespace
@@ -262,7 +296,8 @@ struct SchemaValidator::Impl {
       }
       if (matched || additional == s.end()) continue;
       if (additional->is_boolean() && !additional->get<bool>()) {
-        out.push_back({member_path, "additional property not allowed"});
+        out.push_back({member_path, "additional property not allowed" +
+                                        did_you_mean(key, properties != s.end() ? &*properties : nullptr)});
       } else {
         check(*additional, member, member_path, out);
       }

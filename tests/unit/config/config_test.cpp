@@ -281,7 +281,27 @@ TEST(ConfigTest, OpenObjectsMatchKeysCaseInsensitivelyLikeGo) {
               ElementsAre("proxy.UPSTREAMS: must be array, got string"));
   // Closed objects still reject such keys.
   EXPECT_THAT(config_errors(minimal(R"("service": {"port": 1, "Name": "x"})")),
-              ElementsAre("service.Name: additional property not allowed"));
+              ElementsAre("service.Name: additional property not allowed (did you mean \"name\"?)"));
+}
+
+TEST(ConfigTest, UnknownPropertyOneEditFromAKnownOneSuggestsIt) {
+  EXPECT_THAT(config_errors(R"({"bootstrapDri": "/c", "consulServers": {"hosts": "h"}})"),
+              ElementsAre("bootstrapDir: is required",
+                          "bootstrapDri: additional property not allowed (did you mean \"bootstrapDir\"?)"));
+  EXPECT_THAT(config_errors(minimal(R"("consulLogin": {"enable": true})")),
+              ElementsAre("consulLogin.enable: additional property not allowed (did you mean \"enabled\"?)"));
+  EXPECT_THAT(config_errors(minimal(R"("proxy": {"upstreams": [{"destinationName": "b", "localBindPort": 1,
+                                                                 "datacentre": "dc2"}]})")),
+              ElementsAre("proxy.upstreams[0].datacentre: additional property not allowed "
+                          "(did you mean \"datacenter\"?)"));
+  // Letter case alone, however many letters, is a typo too.
+  EXPECT_THAT(config_errors(minimal(R"("HEALTHSYNCCONTAINERS": ["app"])")),
+              ElementsAre("HEALTHSYNCCONTAINERS: additional property not allowed "
+                          "(did you mean \"healthSyncContainers\"?)"));
+  // Two edits away, or nothing alike: no guess.
+  EXPECT_THAT(config_errors(minimal(R"("bootstrapDirectory": "/c")")),
+              ElementsAre("bootstrapDirectory: additional property not allowed"));
+  EXPECT_THAT(config_errors(minimal(R"("bogusField": 1)")), ElementsAre("bogusField: additional property not allowed"));
 }
 
 TEST(ConfigTest, EmptyLocalServiceAddressIsUnset) {

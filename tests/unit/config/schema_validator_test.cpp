@@ -103,6 +103,25 @@ TEST(SchemaValidatorTest, AdditionalPropertiesFalseRejectsUnknownKeys) {
               ElementsAre("more: additional property not allowed", "other: additional property not allowed"));
 }
 
+TEST(SchemaValidatorTest, AnUnknownKeyOneEditFromAKnownOneIsSuggested) {
+  const json schema = {{"type", "object"},
+                       {"properties", {{"port", {}}, {"post", {}}, {"name", {}}, {"tags", {}}}},
+                       {"additionalProperties", false}};
+  auto message = [&](const std::string& key) { return errors(schema, {{key, 1}}).at(0); };
+  EXPECT_EQ(message("nmae"), "nmae: additional property not allowed (did you mean \"name\"?)");  // swap
+  EXPECT_EQ(message("nam"), "nam: additional property not allowed (did you mean \"name\"?)");    // deletion
+  EXPECT_EQ(message("names"), "names: additional property not allowed (did you mean \"name\"?)");  // insertion
+  EXPECT_EQ(message("tage"), "tage: additional property not allowed (did you mean \"tags\"?)");    // substitution
+  EXPECT_EQ(message("TAGS"), "TAGS: additional property not allowed (did you mean \"tags\"?)");    // case
+  EXPECT_EQ(message("pot"), "pot: additional property not allowed (did you mean \"port\" or \"post\"?)");
+  EXPECT_EQ(message("ntme"), "ntme: additional property not allowed");  // two substitutions
+  EXPECT_EQ(message("mane"), "mane: additional property not allowed");  // a swap that is not of neighbours
+  EXPECT_EQ(message(""), "[\"\"]: additional property not allowed");
+  // Without properties there is nothing to suggest.
+  EXPECT_THAT(errors({{"type", "object"}, {"additionalProperties", false}}, {{"x", 1}}),
+              ElementsAre("x: additional property not allowed"));
+}
+
 TEST(SchemaValidatorTest, AdditionalPropertiesSchemaValidatesUnknownKeys) {
   json schema = object_with("known", {{"type", "string"}});
   schema["additionalProperties"] = {{"type", "integer"}};
