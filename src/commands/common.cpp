@@ -10,11 +10,12 @@
 namespace consulecs::commands {
 
 std::variant<process::Child, int> start_wrapped_command(cli::FlagSet& flags, const Args& args,
-                                                        const char* name) {
+                                                        std::string_view start_failed) {
   std::string log_level = "INFO";
   flags.add_string("log-level", &log_level, "Log level: TRACE, DEBUG, INFO, WARN, ERROR or OFF");
   if (auto code = parse_flags(flags, args)) return *code;
   log::set_level(log::parse_level(log_level));
+  log::set_name("consul-ecs");  // as the reference's entrypoints name theirs
   const Args& command = flags.positional();
   if (command.empty()) {
     std::fprintf(stderr, "command is required\n");
@@ -23,7 +24,8 @@ std::variant<process::Child, int> start_wrapped_command(cli::FlagSet& flags, con
   try {
     return process::Child(command);
   } catch (const std::exception& e) {
-    log::error("{}: {}", name, e.what());
+    log::error("starting process", {{"error", e.what()}});
+    if (!start_failed.empty()) log::error(start_failed, {});
     return 1;
   }
 }

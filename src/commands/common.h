@@ -30,12 +30,14 @@ std::optional<int> reject_positional(const cli::FlagSet& flags);
 bool help_requested(const Args& args);
 
 // The shared start of app-entrypoint and envoy-entrypoint: adds -log-level
-// to `flags`, parses them, applies the level, and starts the command that
-// follows the flags. Returns the running child, or the exit code when the
-// command must end now (help, a bad flag, no command, a command that cannot
-// be started).
+// to `flags`, parses them, applies the level, names the logger "consul-ecs"
+// (as the reference's entrypoints do), and starts the command that follows
+// the flags. Returns the running child, or the exit code when the command
+// must end now (help, a bad flag, no command, a command that cannot be
+// started: the reference's ERROR "starting process", then `start_failed`
+// unless it is empty).
 std::variant<process::Child, int> start_wrapped_command(cli::FlagSet& flags, const Args& args,
-                                                        const char* name);
+                                                        std::string_view start_failed);
 
 // Logs a config that cannot be used: one summary line
 //   [ERROR] invalid config: errors=2 schema=v0.10.0 source=CONSUL_ECS_CONFIG_JSON
