@@ -129,7 +129,8 @@ def test_rows_say_which_schema_has_a_field_and_where_they_differ():
     assert "v0.7.3: Sets the log level for the `consul-ecs control-plane`" in log_level
     assert "v0.10.0: Sets the log level for the `consul-ecs mesh-init`" in log_level
     # Types, limits and required fields come from the schema; defaults from the notes.
-    assert row(text, "(top)", "bootstrapDir").startswith("| `bootstrapDir` | string, at least 1 character(s) | required |")
+    assert row(text, "(top)", "bootstrapDir").startswith(
+        "| `bootstrapDir` | string, at least 1 character(s) | required |")
     assert row(text, "service.networkResilienceConfig", "outlierDetection.maxEjectionPercent").startswith(
         "| `outlierDetection.maxEjectionPercent` | integer 0–100 | `50` |")
     assert row(text, "consulServers", "http.port").startswith("| `http.port` | integer or null | `8501` |")
