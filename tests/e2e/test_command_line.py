@@ -14,8 +14,8 @@ COMMANDS = ["control-plane", "mesh-init", "health-sync", "controller", "app-entr
 # The commands that read a config, and the schema each reads.
 CONFIG_COMMANDS = {"control-plane": "v0.7.3", "mesh-init": "v0.10.0", "health-sync": "v0.10.0",
                    "controller": "v0.10.0"}
-# go-hclog's plain line: "<timestamp> [LEVEL] <message>" (the level padded to 5).
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(TRACE|DEBUG|INFO |WARN |ERROR)\] \S")
+# go-hclog's plain line: "<timestamp> [LEVEL] <message>", one more space after [INFO] and [WARN].
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(TRACE|DEBUG|INFO|WARN|ERROR)\] {1,2}(\S.*)$")
 # Nothing here may reach a real config, Consul or AWS.
 ENV = {"PATH": os.environ.get("PATH", "")}
 
@@ -137,7 +137,7 @@ def test_config_errors_are_one_log_line_each_after_a_summary(tmp_path, command):
         assert r.returncode == 1, r.stderr
         lines = r.stderr.splitlines()
         assert all(LOG_LINE.match(line) for line in lines), r.stderr
-        messages = [line.split("] ", 1)[1] for line in lines]
+        messages = [LOG_LINE.match(line).group(2) for line in lines]
         assert messages == [
             f"invalid config: errors=3 schema={CONFIG_COMMANDS[command]} source={source}",
             "config: bootstrapDir: must be at least 1 character(s) long, got 0",

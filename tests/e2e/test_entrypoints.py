@@ -211,7 +211,7 @@ def test_app_entrypoint_log_level(tmp_path, child_script):
 
 
 # go-hclog's plain line with the entrypoints' logger name, as the reference's.
-HCLOG = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(TRACE|DEBUG|INFO |WARN |ERROR)\] consul-ecs: (.*)$")
+HCLOG = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(TRACE|DEBUG|INFO|WARN|ERROR)\] {1,2}consul-ecs: (.*)$")
 
 
 def log_messages(stderr):
@@ -220,7 +220,7 @@ def log_messages(stderr):
     for line in stderr.splitlines():
         m = HCLOG.match(line)
         assert m, f"not an hclog line of the consul-ecs logger: {line!r}"
-        out.append((m.group(1).strip(), m.group(2)))
+        out.append((m.group(1), m.group(2)))
     return out
 
 
@@ -457,8 +457,9 @@ def test_envoy_entrypoint_without_task_metadata_terminates_envoy_at_once(tmp_pat
     run.proc.send_signal(signal.SIGTERM)
     assert run.proc.wait(timeout=10) == 7
     messages = log_messages(run.text())
-    assert [(level, message[:len(prefix)]) for (level, message), (_, prefix) in zip(messages, expected)] == expected
     assert len(messages) == len(expected), messages
+    assert [(level, message[:len(prefix)])
+            for (level, message), (_, prefix) in zip(messages, expected, strict=True)] == expected
     assert "ECS_CONTAINER_METADATA_URI_V4 is not set" in messages[0][1]
 
 
