@@ -105,11 +105,14 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
 }
 
 // " (did you mean "bootstrapDir"?)" when `key` is a typo of a known property.
+// Keys under three letters are one edit from nearly anything: no guess.
 std::string did_you_mean(std::string_view key, const json* properties) {
   if (properties == nullptr) return {};
+  constexpr std::size_t kShortest = 3;
   std::vector<std::string> near;
   for (const auto& [known, _] : properties->items()) {
-    if (one_edit_apart(key, known) || (key != known && equal_ignoring_case(key, known))) {
+    const bool typo = std::min(key.size(), known.size()) >= kShortest && one_edit_apart(key, known);
+    if (typo || (key != known && equal_ignoring_case(key, known))) {
       near.push_back(json(known).dump());
     }
   }

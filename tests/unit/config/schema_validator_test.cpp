@@ -105,7 +105,9 @@ TEST(SchemaValidatorTest, AdditionalPropertiesFalseRejectsUnknownKeys) {
 
 TEST(SchemaValidatorTest, AnUnknownKeyOneEditFromAKnownOneIsSuggested) {
   const json schema = {{"type", "object"},
-                       {"properties", {{"port", {}}, {"post", {}}, {"name", {}}, {"tags", {}}}},
+                       {"properties",
+                        {{"port", json::object()}, {"post", json::object()}, {"name", json::object()},
+                         {"tags", json::object()}, {"id", json::object()}}},
                        {"additionalProperties", false}};
   auto message = [&](const std::string& key) { return errors(schema, {{key, 1}}).at(0); };
   EXPECT_EQ(message("nmae"), "nmae: additional property not allowed (did you mean \"name\"?)");  // swap
@@ -114,9 +116,12 @@ TEST(SchemaValidatorTest, AnUnknownKeyOneEditFromAKnownOneIsSuggested) {
   EXPECT_EQ(message("tage"), "tage: additional property not allowed (did you mean \"tags\"?)");    // substitution
   EXPECT_EQ(message("TAGS"), "TAGS: additional property not allowed (did you mean \"tags\"?)");    // case
   EXPECT_EQ(message("pot"), "pot: additional property not allowed (did you mean \"port\" or \"post\"?)");
-  EXPECT_EQ(message("ntme"), "ntme: additional property not allowed");  // two substitutions
+  EXPECT_EQ(message("nxmo"), "nxmo: additional property not allowed");  // two substitutions
   EXPECT_EQ(message("mane"), "mane: additional property not allowed");  // a swap that is not of neighbours
   EXPECT_EQ(message(""), "[\"\"]: additional property not allowed");
+  // Under three letters one edit reaches nearly anything.
+  EXPECT_EQ(message("ic"), "ic: additional property not allowed");
+  EXPECT_EQ(message("ID"), "ID: additional property not allowed (did you mean \"id\"?)");  // case still counts
   // Without properties there is nothing to suggest.
   EXPECT_THAT(errors({{"type", "object"}, {"additionalProperties", false}}, {{"x", 1}}),
               ElementsAre("x: additional property not allowed"));
