@@ -13,10 +13,11 @@
 namespace consulecs::commands {
 
 int run_app_entrypoint(const Args& raw_args) {
-  cli::FlagSet flags{"Usage: consul-ecs app-entrypoint [options] <command> [args...]\n"
-                     "  Runs the command; on SIGTERM keeps it running for -shutdown-delay, then\n"
-                     "  sends it SIGTERM. Other signals are forwarded at once. The flags end at the\n"
-                     "  first non-flag argument or at --; what follows is the command, as given."};
+  cli::FlagSet flags{
+      "Usage: consul-ecs app-entrypoint [options] <command> [args...]\n"
+      "  Runs the command; on SIGTERM keeps it running for -shutdown-delay, then\n"
+      "  sends it SIGTERM. Other signals are forwarded at once. The flags end at the\n"
+      "  first non-flag argument or at --; what follows is the command, as given."};
   std::chrono::milliseconds delay{0};
   flags.add_duration("shutdown-delay", &delay,
                      "Keep the application running this long after SIGTERM (Go duration, e.g. \"10s\")");

@@ -16,10 +16,11 @@
 namespace consulecs::commands {
 
 int run_envoy_entrypoint(const Args& raw_args) {
-  cli::FlagSet flags{"Usage: consul-ecs envoy-entrypoint [options] <proxy command> [args...]\n"
-                     "  Runs the proxy; on SIGTERM keeps it running until all application containers\n"
-                     "  of the task have stopped, then terminates it. The flags end at the first\n"
-                     "  non-flag argument or at --; what follows is the proxy command, as given."};
+  cli::FlagSet flags{
+      "Usage: consul-ecs envoy-entrypoint [options] <proxy command> [args...]\n"
+      "  Runs the proxy; on SIGTERM keeps it running until all application containers\n"
+      "  of the task have stopped, then terminates it. The flags end at the first\n"
+      "  non-flag argument or at --; what follows is the proxy command, as given."};
   auto started = start_wrapped_command(flags, raw_args, "Envoy failed to start");
   if (const int* code = std::get_if<int>(&started)) return *code;
   process::Child& child = std::get<process::Child>(started);

@@ -313,10 +313,9 @@ Expose read_expose(Reader& r, const json& j, const std::string& p) {
       } else if (!item.is_object()) {
         r.fail(ip, fmt::format("must be object, got {}", json_type_name(item)));
       } else {
-        out.paths.push_back(ExposePath{r.port(item, "listenerPort", ip).value_or(0),
-                                       r.string(item, "path", ip).value_or(""),
-                                       r.port(item, "localPathPort", ip).value_or(0),
-                                       r.string(item, "protocol", ip).value_or("")});
+        out.paths.push_back(
+            ExposePath{r.port(item, "listenerPort", ip).value_or(0), r.string(item, "path", ip).value_or(""),
+                       r.port(item, "localPathPort", ip).value_or(0), r.string(item, "protocol", ip).value_or("")});
       }
     }
   }
@@ -392,8 +391,7 @@ std::string non_empty_or(const std::optional<std::string>& value, std::string_vi
 }
 
 TlsSettings resolve_tls(const ConsulServers& s, const std::optional<bool>& tls,
-                        const std::optional<std::string>& ca_cert_file,
-                        const std::optional<std::string>& server_name) {
+                        const std::optional<std::string>& ca_cert_file, const std::optional<std::string>& server_name) {
   const TlsDefaults defaults = s.defaults.value_or(TlsDefaults{});
   return TlsSettings{tls.value_or(defaults.tls.value_or(true)),
                      non_empty_or(ca_cert_file, defaults.ca_cert_file.value_or("")),
@@ -456,8 +454,8 @@ Config load_config_from_env_or_file(const std::string& file_path, SchemaVersion 
   }
   const char* env = std::getenv(std::string(kConfigEnvVar).c_str());
   if (env == nullptr || *env == '\0') {
-    throw ConfigError({fmt::format("no configuration: set the {} environment variable or pass -config-file",
-                                   kConfigEnvVar)});
+    throw ConfigError(
+        {fmt::format("no configuration: set the {} environment variable or pass -config-file", kConfigEnvVar)});
   }
   return load_config(env, schema);
 }
@@ -564,8 +562,8 @@ bool network_resilience_enabled(const Config& cfg) {
 }
 
 OutlierDetection outlier_detection(const Config& cfg) {
-  const std::optional<OutlierDetection>& given =
-      cfg.service && cfg.service->network_resilience ? cfg.service->network_resilience->outlier_detection
+  const std::optional<OutlierDetection>& given = cfg.service && cfg.service->network_resilience
+                                                     ? cfg.service->network_resilience->outlier_detection
                                                      : std::nullopt;
   if (!given) {
     OutlierDetection out;

@@ -25,8 +25,8 @@ inline bool is_plain_key(std::string_view key) {
 // The root is the empty path.
 inline std::string path_key(std::string_view parent, std::string_view key) {
   if (!is_plain_key(key)) {
-    return fmt::format("{}[{}]", parent, nlohmann::json(std::string(key)).dump(-1, ' ', false,
-                                                                              nlohmann::json::error_handler_t::replace));
+    return fmt::format("{}[{}]", parent,
+                       nlohmann::json(std::string(key)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   if (parent.empty()) return std::string(key);
   return fmt::format("{}.{}", parent, key);

@@ -69,7 +69,8 @@ TEST(SchemaValidatorTest, PatternIsUnanchoredEcmaRegex) {
 
 TEST(SchemaValidatorTest, NamePatternHasFriendlyMessage) {
   const json schema = object_with("name", {{"pattern", "(^$)|(^[a-z0-9]([a-z0-9-_]*[a-z0-9])?$)"}});
-  for (const char* ok : {"", "a", "web", "my-svc_2", "0a"}) EXPECT_THAT(errors(schema, {{"name", ok}}), IsEmpty()) << ok;
+  for (const char* ok : {"", "a", "web", "my-svc_2", "0a"})
+    EXPECT_THAT(errors(schema, {{"name", ok}}), IsEmpty()) << ok;
   for (const char* bad : {"Web", "-a", "a-", "a.b", "a b", "a\n"}) {
     EXPECT_THAT(errors(schema, {{"name", bad}}),
                 ElementsAre(HasSubstr("name: must be lower case alphanumeric, '-' or '_', starting and ending "
@@ -88,9 +89,8 @@ TEST(SchemaValidatorTest, OverlongPatternSubjectIsReportedNotCrashing) {
 }
 
 TEST(SchemaValidatorTest, RequiredReportsTheMissingPath) {
-  const json schema = {{"type", "object"},
-                       {"required", {"a", "b"}},
-                       {"properties", {{"b", {{"type", "object"}, {"required", {"c"}}}}}}};
+  const json schema = {
+      {"type", "object"}, {"required", {"a", "b"}}, {"properties", {{"b", {{"type", "object"}, {"required", {"c"}}}}}}};
   EXPECT_THAT(errors(schema, json::object()), ElementsAre("a: is required", "b: is required"));
   EXPECT_THAT(errors(schema, {{"a", nullptr}, {"b", json::object()}}), ElementsAre("b.c: is required"));
 }
@@ -106,12 +106,15 @@ TEST(SchemaValidatorTest, AdditionalPropertiesFalseRejectsUnknownKeys) {
 TEST(SchemaValidatorTest, AnUnknownKeyOneEditFromAKnownOneIsSuggested) {
   const json schema = {{"type", "object"},
                        {"properties",
-                        {{"port", json::object()}, {"post", json::object()}, {"name", json::object()},
-                         {"tags", json::object()}, {"id", json::object()}}},
+                        {{"port", json::object()},
+                         {"post", json::object()},
+                         {"name", json::object()},
+                         {"tags", json::object()},
+                         {"id", json::object()}}},
                        {"additionalProperties", false}};
   auto message = [&](const std::string& key) { return errors(schema, {{key, 1}}).at(0); };
-  EXPECT_EQ(message("nmae"), "nmae: additional property not allowed (did you mean \"name\"?)");  // swap
-  EXPECT_EQ(message("nam"), "nam: additional property not allowed (did you mean \"name\"?)");    // deletion
+  EXPECT_EQ(message("nmae"), "nmae: additional property not allowed (did you mean \"name\"?)");    // swap
+  EXPECT_EQ(message("nam"), "nam: additional property not allowed (did you mean \"name\"?)");      // deletion
   EXPECT_EQ(message("names"), "names: additional property not allowed (did you mean \"name\"?)");  // insertion
   EXPECT_EQ(message("tage"), "tage: additional property not allowed (did you mean \"tags\"?)");    // substitution
   EXPECT_EQ(message("TAGS"), "TAGS: additional property not allowed (did you mean \"tags\"?)");    // case
@@ -143,9 +146,8 @@ TEST(SchemaValidatorTest, PatternPropertiesRequireStringMetaValues) {
 }
 
 TEST(SchemaValidatorTest, PatternPropertiesAreNotAdditional) {
-  const json schema = {{"type", "object"},
-                       {"patternProperties", {{"^x-", {{"type", "string"}}}}},
-                       {"additionalProperties", false}};
+  const json schema = {
+      {"type", "object"}, {"patternProperties", {{"^x-", {{"type", "string"}}}}}, {"additionalProperties", false}};
   EXPECT_THAT(errors(schema, {{"x-a", "1"}, {"y", "1"}}), ElementsAre("y: additional property not allowed"));
 }
 
