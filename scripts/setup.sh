@@ -48,7 +48,8 @@ APT_PKGS=(g++ cmake ninja-build libcurl4-openssl-dev libssl-dev zlib1g-dev libc-
           nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev libgmock-dev
           file patch xz-utils ca-certificates busybox-static podman runc catatonit
           iptables iproute2 ccache
-          clang libclang-rt-14-dev)  # libFuzzer targets (fuzz/, build-fuzz/)
+          clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (build-sanitize/)
+          clang-format-14)          # the C++ style check (scripts/format-cpp.sh)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -51,7 +51,8 @@ bool allowed_plain_http_host(const std::string& host) {
 
 std::string read_token_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw CredentialsError(std::string("cannot read the file named by ") + kAuthTokenFileEnv + " (" + path + ")");
+  if (!in)
+    throw CredentialsError(std::string("cannot read the file named by ") + kAuthTokenFileEnv + " (" + path + ")");
   std::ostringstream content;
   content << in.rdbuf();
   std::string token = content.str();
@@ -167,9 +168,11 @@ Credentials parse_container_credentials(std::string_view json_text) {
       if (required) throw CredentialsError(std::string("container credentials response has no ") + name);
       return {};
     }
-    if (!it->is_string()) throw CredentialsError(std::string("container credentials response: ") + name + " is not a string");
+    if (!it->is_string())
+      throw CredentialsError(std::string("container credentials response: ") + name + " is not a string");
     std::string value = it->get<std::string>();
-    if (required && value.empty()) throw CredentialsError(std::string("container credentials response has an empty ") + name);
+    if (required && value.empty())
+      throw CredentialsError(std::string("container credentials response has an empty ") + name);
     return value;
   };
   Credentials credentials;
@@ -234,14 +237,10 @@ std::string CredentialsProvider::source() {
 
 std::string CredentialsProvider::source_locked() const {
   switch (source_) {
-    case Source::Environment:
-      return "environment variables";
-    case Source::ContainerRelative:
-      return std::string("container credentials endpoint (") + kRelativeUriEnv + ")";
-    case Source::ContainerFull:
-      return std::string("container credentials endpoint (") + kFullUriEnv + ")";
-    case Source::Unresolved:
-      break;
+    case Source::Environment: return "environment variables";
+    case Source::ContainerRelative: return std::string("container credentials endpoint (") + kRelativeUriEnv + ")";
+    case Source::ContainerFull: return std::string("container credentials endpoint (") + kFullUriEnv + ")";
+    case Source::Unresolved: break;
   }
   return "unresolved";
 }

@@ -60,9 +60,9 @@ std::chrono::system_clock::time_point parse_rfc3339(std::string_view text);
 class CredentialsProvider {
  public:
   struct Options {
-    EnvLookup env;          // default: process_env()
-    Clock clock;            // default: system_clock::now
-    Transport transport;    // default: default_transport()
+    EnvLookup env;        // default: process_env()
+    Clock clock;          // default: system_clock::now
+    Transport transport;  // default: default_transport()
     std::chrono::milliseconds timeout{5000};
   };
 

@@ -82,7 +82,8 @@ TaskMetadata parse_task_metadata(std::string_view json_text) {
   task.availability_zone = string_field(doc, "AvailabilityZone");
   task.launch_type = string_field(doc, "LaunchType");
   if (task.task_arn.empty()) throw MetadataError("task metadata has no TaskARN");
-  if (arn_parts(task.task_arn).size() != 6) throw MetadataError("task metadata TaskARN is not an ARN: " + task.task_arn);
+  if (arn_parts(task.task_arn).size() != 6)
+    throw MetadataError("task metadata TaskARN is not an ARN: " + task.task_arn);
   if (task.cluster.empty()) throw MetadataError("task metadata has no Cluster");
 
   if (auto it = doc.find("Containers"); it != doc.end() && it->is_array()) {

@@ -46,7 +46,9 @@ def assert_limit_error(result: subprocess.CompletedProcess, path_prefix: str) ->
     assert result.returncode == 1, f"exit {result.returncode} (-11/139: stack overflow)\n{result.stderr[-2000:]}"
     assert LIMIT_MESSAGE in result.stderr, result.stderr[-2000:]
     line = next(line for line in result.stderr.splitlines() if LIMIT_MESSAGE in line)
-    assert line.strip().startswith(path_prefix), line
+    # A config problem is a log line of its own: "<time> [ERROR] config: <path>: <problem>".
+    assert " [ERROR] config: " in line, line
+    assert line.split(" [ERROR] config: ", 1)[1].startswith(path_prefix), line
     assert "AddressSanitizer" not in result.stderr and "runtime error" not in result.stderr
 
 
@@ -58,7 +60,7 @@ def test_deep_config_file_is_an_error_not_a_crash(tmp_path, command):
     r = subprocess.run([BIN, command, "-config-file", str(path)], capture_output=True, text=True,
                        timeout=60, env=base_env())
     assert_limit_error(r, "proxy.config.a.a.a.a.a.a.<246 more levels>.a.a")
-    assert r.stderr.startswith("invalid config:"), r.stderr[:300]
+    assert "[ERROR] invalid config: errors=1 " in r.stderr.splitlines()[0], r.stderr[:300]
     assert not os.path.exists("/nonexistent/consul-ecs-robustness")
 
 
