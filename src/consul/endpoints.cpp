@@ -21,8 +21,8 @@ Request make(std::string method, std::string path, std::optional<nlohmann::json>
 Request acl_login(const LoginRequest& login) {
   nlohmann::json body = {{"AuthMethod", login.auth_method}, {"BearerToken", login.bearer_token}};
   if (!login.meta.empty()) body["Meta"] = login.meta;
-  Request request =
-      make("POST", with_query("/v1/acl/login", {{"dc", login.datacenter}, {"partition", login.partition}}), body);
+  Request request = make("POST",
+                         with_query("/v1/acl/login", {{"dc", login.datacenter}, {"partition", login.partition}}), body);
   request.token = "";  // login must not carry an existing token
   request.timeout = Request::Timeout::login;
   return request;

@@ -43,8 +43,8 @@ Request catalog_register(nlohmann::json registration);
 
 // Body of PUT /v1/catalog/deregister for one service instance (ns and
 // partition omitted when empty).
-nlohmann::json deregistration_body(const std::string& node, const std::string& service_id,
-                                   const std::string& ns = {}, const std::string& partition = {});
+nlohmann::json deregistration_body(const std::string& node, const std::string& service_id, const std::string& ns = {},
+                                   const std::string& partition = {});
 // PUT /v1/catalog/deregister of one service instance.
 Request catalog_deregister(const std::string& node, const std::string& service_id, const std::string& ns = {},
                            const std::string& partition = {});
@@ -52,8 +52,8 @@ Request catalog_deregister(const std::string& node, const std::string& service_i
 // GET /v1/health/node/<node>?filter=ServiceID == "a" or ServiceID == "b":
 // the node's checks of these service instances only, filtered by Consul, so
 // the answer stays a few checks long however many tasks share the node.
-Request node_checks_of(const std::string& node, const std::vector<std::string>& service_ids,
-                       const std::string& ns = {}, const std::string& partition = {});
+Request node_checks_of(const std::string& node, const std::vector<std::string>& service_ids, const std::string& ns = {},
+                       const std::string& partition = {});
 
 // GET /v1/catalog/node-services/<node>?merge-central-config&filter=ID == "<id>":
 // one service instance as the catalog holds it, central config

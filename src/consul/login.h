@@ -6,8 +6,8 @@
 #include "aws/credentials.h"
 #include "config/config.h"
 #include "consul/endpoints.h"
-#include "util/signals.h"
 #include "ecs/task_metadata.h"
+#include "util/signals.h"
 
 namespace consulecs::consul {
 
