@@ -86,6 +86,9 @@ fetch_newest() {  # <source package> <upstream version prefix> -> prints the ver
   return 1
 }
 
+# One apt at a time on the shared index (parallel builds per architecture).
+exec 9>"$APT_DIR/.lock"
+flock 9
 say "reading Debian's source index"
 apt-get "${APT_OPTS[@]}" -qq update >&2
 SRC="$CACHE/static-deps-src"  # the downloaded source packages, shared by the architectures
@@ -94,6 +97,7 @@ CURL_DEB="$(cd "$SRC" && fetch_newest curl "$CURL_UPSTREAM-")" ||
   { say "the archive serves no curl $CURL_UPSTREAM source package"; exit 1; }
 OPENSSL_DEB="$(cd "$SRC" && fetch_newest openssl "$OPENSSL_SERIES")" ||
   { say "the archive serves no openssl ${OPENSSL_SERIES}x source package"; exit 1; }
+flock -u 9
 PREFIX="$CACHE/static-deps-$ARCH-$RECIPE-$OPENSSL_DEB-$CURL_DEB"
 if [[ -f "$PREFIX/.complete" ]]; then echo "$PREFIX"; exit 0; fi
 for tool in "$ARCH_CC" perl make patch; do
@@ -105,7 +109,12 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/static-deps.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 LOG="$WORK/build.log"
 rm -rf "$PREFIX"
+# Size over speed for the C code (OpenSSL's hot paths are its assembly);
+# OpenSSL never unwinds through C++ frames, so it needs no unwind tables
+# (libcurl keeps them: it calls back into consul-ecs).
 SECTIONS="-ffunction-sections -fdata-sections"
+OPENSSL_CFLAGS="-Os -fno-asynchronous-unwind-tables -fno-unwind-tables $SECTIONS"
+CURL_CFLAGS="-Os $SECTIONS"
 say "building static OpenSSL $OPENSSL_DEB and libcurl $CURL_DEB for $ARCH (a few minutes on 2 cores)"
 # Not `( ... ) || handler`: bash ignores set -e inside a subshell that is the
 # left side of ||, so a failed step would go unnoticed.
@@ -133,7 +142,7 @@ set +e
     no-blake2 no-siphash no-ec2m no-dsa no-dh no-rmd160 no-scrypt no-ocb no-siv no-cmp \
     no-ui-console no-autoload-config no-nextprotoneg no-dgram no-tests no-filenames \
     no-afalgeng no-capieng no-padlockeng no-devcryptoeng no-loadereng no-deprecated \
-    -DOPENSSL_SMALL_FOOTPRINT -O2 $SECTIONS
+    -DOPENSSL_SMALL_FOOTPRINT $OPENSSL_CFLAGS
   make -j "$JOBS" build_libs
   make install_dev
   mkdir -p "$PREFIX/share/doc/openssl" && cp debian/copyright "$PREFIX/share/doc/openssl/copyright"
@@ -151,7 +160,7 @@ set +e
   done <debian/patches/series
   cmake -S . -B build -G Ninja "${ARCH_CMAKE_ARGS[@]}" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib \
-    -DCMAKE_C_FLAGS="-O2 -fPIC $SECTIONS -DCURL_PATCHSTAMP=\\\"$CURL_DEB\\\"" \
+    -DCMAKE_C_FLAGS_RELEASE="-DNDEBUG" -DCMAKE_C_FLAGS="$CURL_CFLAGS -fPIC -DCURL_PATCHSTAMP=\\\"$CURL_DEB\\\"" \
     -DBUILD_SHARED_LIBS=OFF -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DCURL_STATIC_CRT=OFF \
     -DHTTP_ONLY=ON -DCURL_DISABLE_LDAP=ON -DCURL_DISABLE_LDAPS=ON -DCURL_DISABLE_COOKIES=ON \
     -DCURL_DISABLE_PROXY=ON -DCURL_DISABLE_ALTSVC=ON -DCURL_DISABLE_HSTS=ON -DCURL_DISABLE_DOH=ON \

@@ -10,16 +10,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export CONSUL_ECS_CACHE="${CONSUL_ECS_CACHE:-$HOME/.cache/consul-ecs-cpp}"
 VERSION="$(scripts/version.sh)"
+# podman images and containers are host-wide: one user at a time.
+LOCK=(flock "${CONSUL_ECS_HOST_LOCK:-/tmp/consul-ecs-host.lock}")
 t0=$SECONDS
-scripts/build-image.sh --manifest >/dev/null || { echo "test-release: image build failed" >&2; exit 1; }
+"${LOCK[@]}" scripts/build-image.sh --manifest >/dev/null || { echo "test-release: image build failed" >&2; exit 1; }
 echo "test-release: images + manifest list $((SECONDS - t0)) s"
 t1=$SECONDS
 OUT="$ROOT/build/dist-test/$VERSION"
-scripts/release.sh --skip-build --out "$OUT" >/dev/null || { echo "test-release: release.sh failed" >&2; exit 1; }
+"${LOCK[@]}" scripts/release.sh --skip-build --out "$OUT" >/dev/null || { echo "test-release: release.sh failed" >&2; exit 1; }
 echo "test-release: bundle $((SECONDS - t1)) s"
 t2=$SECONDS
 export CONSUL_ECS_DIST="$OUT"
-(cd tests/e2e && "$CONSUL_ECS_CACHE/venv/bin/python" -m pytest -p no:cacheprovider test_release.py)
+(cd tests/e2e && "${LOCK[@]}" "$CONSUL_ECS_CACHE/venv/bin/python" -m pytest -p no:cacheprovider test_release.py)
 status=$?
 echo "test-release: tests $((SECONDS - t2)) s"
 exit $status

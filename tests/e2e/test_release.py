@@ -187,7 +187,7 @@ def test_sbom_is_valid_cyclonedx_and_lists_what_was_built(dist, images):
         linked = {c["name"]: c for c in bom["components"] if c["bom-ref"].startswith(f"{platform}:linked:")}
         assert set(linked) == {"glibc", "libstdc++", "libgcc", "openssl", "curl", "c-ares", "nlohmann-json", "fmt"}
         # Versions are what dpkg has installed / what was built, not typed.
-        cross = "" if arch == "amd64" else f"-{arch}-cross"
+        cross = ":amd64" if arch == "amd64" else f"-{arch}-cross"
         for name, pkg in (("glibc", f"libc6-dev{cross}"), ("libstdc++", f"libstdc++-12-dev{cross}"),
                           ("c-ares", f"libc-ares-dev:{arch}"), ("fmt", f"libfmt-dev:{arch}"),
                           ("nlohmann-json", "nlohmann-json3-dev")):
