@@ -88,10 +88,12 @@ CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 [[ -f "$CA_BUNDLE" ]] || { say "missing $CA_BUNDLE (scripts/setup.sh installs ca-certificates)"; exit 1; }
 
 # ---- Debian packages of this architecture --------------------------------------
-# busybox-static: /bin/sh. iptables and the libraries its two multi-binaries
-# and extensions need, found by their DT_NEEDED (glibc's libc and loader
-# come from libc6).
-DEBS=(busybox-static iptables libxtables12 libip4tc2 libip6tc2 libnftnl11 libmnl0 libc6)
+# iptables and the libraries its two multi-binaries and extensions need,
+# found by their DT_NEEDED (glibc's libc and loader come from libc6).
+# busybox is built from Debian's source package with ash only
+# (scripts/build-busybox.sh).
+DEBS=(iptables libxtables12 libip4tc2 libip6tc2 libnftnl11 libmnl0 libc6)
+BUSYBOX_DIR="$("$ROOT/scripts/build-busybox.sh" --arch "$ARCH" | tail -n 1)"
 DEB_DIR="$CACHE/debs/$ARCH"
 mkdir -p "$DEB_DIR"
 deb_file() {  # <package>: the cached .deb of the candidate version, downloaded if missing
@@ -160,8 +162,8 @@ chmod 1777 "$R/tmp"
 "$ARCH_STRIP" --strip-all -o "$R/bin/consul-ecs" "$BINARY"
 ln -s ../../bin/consul-ecs "$R/usr/bin/curl"
 # busybox: only `sh` (CMD-SHELL health checks and ECS Exec start /bin/sh; its
-# builtins cover `command`, `echo`, `test`). No other applet is linked.
-take /bin/busybox
+# builtins cover `command`, `echo`, `test`, `read`); it has no other applet.
+cp "$BUSYBOX_DIR/busybox" "$R/bin/busybox"
 ln -s busybox "$R/bin/sh"
 cp "$CA_BUNDLE" "$R/etc/ssl/certs/ca-certificates.crt"
 
@@ -233,6 +235,23 @@ for pkg in "${!USED[@]}"; do
   mkdir -p "$R/usr/share/doc/$pkg"
   cp "$PKGS/usr/share/doc/$pkg/copyright" "$R/usr/share/doc/$pkg/copyright"
 done
+# busybox: Debian's source package and version (what advisories are about),
+# built here with ash only, so the file is ours and its md5sum is of it.
+BUSYBOX_VERSION="$(sed -n 's/^BUSYBOX_DEBIAN_VERSION=//p' "$BUSYBOX_DIR/versions.env")"
+cat >"$STATUS/busybox-static" <<EOF
+Package: busybox-static
+Status: install ok installed
+Source: busybox
+Version: $BUSYBOX_VERSION
+Architecture: $ARCH
+Maintainer: Debian Install System Team <debian-boot@lists.debian.org>
+Consul-Ecs-Built-From: Debian source package busybox $BUSYBOX_VERSION, ash only (scripts/build-busybox.sh)
+Description: Standalone rescue shell with tons of builtin utilities
+ Built by consul-ecs from Debian's busybox source package with ash as sh
+ and no other applet.
+EOF
+(cd "$R" && md5sum bin/busybox) >"$STATUS/busybox-static.md5sums"
+mkdir -p "$R/usr/share/doc/busybox-static" && cp "$BUSYBOX_DIR/copyright" "$R/usr/share/doc/busybox-static/copyright"
 # ca-certificates (and netbase's /etc/protocols) are architecture-independent:
 # the bundle is the one update-ca-certificates made on this machine from its
 # installed package, recorded with that version.
