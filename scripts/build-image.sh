@@ -104,7 +104,7 @@ deb_file() {  # <package>: the cached .deb of the candidate version, downloaded 
   fi
   file="$DEB_DIR/${pkg}_${version//:/%3a}_$ARCH.deb"
   if [[ ! -f "$file" ]]; then
-    (cd "$DEB_DIR" && apt-get download -qq "$pkg:$ARCH=$version" >&2) || { say "cannot download $pkg:$ARCH=$version"; return 1; }
+    (cd "$DEB_DIR" && apt-get -o APT::Sandbox::User=root download -qq "$pkg:$ARCH=$version" >&2) || { say "cannot download $pkg:$ARCH=$version"; return 1; }
   fi
   [[ -f "$file" ]] || { say "apt-get download did not write $file"; return 1; }
   echo "$file"
