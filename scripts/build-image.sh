@@ -54,8 +54,10 @@ say() { echo "build-image: $*" >&2; }
 if [[ $MANIFEST -eq 1 ]]; then
   LIST="${TAG:-localhost/consul-ecs:$VERSION-list}"
   refs=()
+  # Only the per-architecture names: `make image`'s shared tags (which the
+  # container tests use) are left as they are.
   for arch in amd64 arm64; do
-    refs+=("$("$0" --arch "$arch" | tail -n 1)")
+    refs+=("$("$0" --arch "$arch" --tag "localhost/consul-ecs:$VERSION-$arch" | tail -n 1)")
   done
   podman manifest exists "$LIST" 2>/dev/null && podman manifest rm "$LIST" >/dev/null
   podman image exists "$LIST" 2>/dev/null && podman rmi "$LIST" >/dev/null
@@ -181,11 +183,16 @@ done
 for name in iptables-legacy iptables-legacy-save iptables-legacy-restore; do
   ln -s xtables-legacy-multi "$R/usr/sbin/$name"
 done
-# Extensions that need more than libxtables and libc (connlabel: conntrack
-# libraries; RATEEST, statistic: libm) are left out: the rules never use them.
-for f in "$PKGS$XT_EXT"/libxt_*.so "$PKGS$XT_EXT"/libipt_*.so; do
-  case "$(basename "$f")" in libxt_connlabel.so|libxt_RATEEST.so|libxt_statistic.so) continue ;; esac
-  take "$XT_EXT/$(basename "$f")"
+# The extensions (dlopen'ed by name): those our rules use (tcp, udp, owner,
+# REDIRECT and DNAT from NAT, RETURN from standard) and those a nat table of
+# a container host commonly holds, so iptables-save can print rules that are
+# not ours (comment, addrtype, mark, MARK, conntrack/state, multiport, icmp,
+# SNAT/MASQUERADE, NETMAP). Not all 86: on arm64 each is a 64 KiB-aligned
+# file, 5.5 MB in all.
+for ext in libxt_standard libxt_tcp libxt_udp libxt_owner libxt_NAT libxt_DNAT libxt_SNAT libxt_REDIRECT \
+           libxt_MASQUERADE libxt_comment libxt_addrtype libxt_mark libxt_MARK libxt_conntrack libxt_state \
+           libxt_multiport libipt_icmp libipt_NETMAP; do
+  take "$XT_EXT/$ext.so"
 done
 while IFS= read -r elf; do needs "$elf"; done < <(find "$R/usr/sbin" "$R$XT_EXT" -type f)
 # The loader, at the path the binaries' PT_INTERP names.
