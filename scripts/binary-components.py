@@ -7,7 +7,12 @@ consul-ecs.components.json.
 
   scripts/binary-components.py ARCH DEPS_PREFIX BINARY VERSION
 """
-import hashlib, json, os, subprocess, sys
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
 arch, prefix, binary, version = sys.argv[1:5]
 deps = dict(line.strip().split("=", 1) for line in open(os.path.join(prefix, "versions.env")) if "=" in line)
 cross = "" if arch == "amd64" else f"-{arch}-cross"

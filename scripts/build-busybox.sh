@@ -29,7 +29,8 @@ done
 source "$ROOT/scripts/arch.sh"
 arch_select "$ARCH" build-busybox || exit 2
 say() { echo "build-busybox: $*" >&2; }
-RECIPE="$(sha256sum "${BASH_SOURCE[0]}" "$ROOT/scripts/arch.sh" | sha256sum | cut -c1-10)"
+# The recipe is the files' contents (not their paths: every checkout shares the cache).
+RECIPE="$(cat "${BASH_SOURCE[0]}" "$ROOT/scripts/arch.sh" | sha256sum | cut -c1-10)"
 cached=$(ls -d "$CACHE"/busybox-"$ARCH"-"$RECIPE"-*/.complete 2>/dev/null | sort -V | tail -n 1 || true)
 if [[ -n "$cached" ]]; then dirname "$cached"; exit 0; fi
 

@@ -50,7 +50,8 @@ source "$ROOT/scripts/arch.sh"
 arch_select "$ARCH" build-static-deps || exit 2
 
 say() { echo "build-static-deps: $*" >&2; }
-RECIPE="$(sha256sum "${BASH_SOURCE[0]}" "$ROOT/scripts/arch.sh" "$ROOT/cmake/toolchain-arm64.cmake" | sha256sum | cut -c1-10)"
+# The recipe is the files' contents (not their paths: every checkout shares the cache).
+RECIPE="$(cat "${BASH_SOURCE[0]}" "$ROOT/scripts/arch.sh" "$ROOT/cmake/toolchain-arm64.cmake" | sha256sum | cut -c1-10)"
 
 cached=$(ls -d "$CACHE"/static-deps-"$ARCH"-"$RECIPE"-*/.complete 2>/dev/null | sort -V | tail -n 1 || true)
 if [[ -n "$cached" && -z "${CONSUL_ECS_REFRESH_DEPS:-}" ]]; then

@@ -172,12 +172,14 @@ def main():
         dependencies += d
     # A stable timestamp for a given commit (reproducible): its commit time.
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc) if epoch else \
-        datetime.datetime.now(datetime.timezone.utc)
+    when = datetime.datetime.fromtimestamp(int(epoch), datetime.UTC) if epoch else \
+        datetime.datetime.now(datetime.UTC)
+    serial = uuid.uuid5(uuid.NAMESPACE_URL, f"consul-ecs/{args.version}/{args.revision}")
+    images = [d["ref"] for d in dependencies if d["ref"].startswith("image@")]
     bom = {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
-        "serialNumber": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'consul-ecs/' + args.version + '/' + args.revision)}",
+        "serialNumber": f"urn:uuid:{serial}",
         "version": 1,
         "metadata": {
             "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -188,8 +190,7 @@ def main():
                           "properties": [{"name": "consul-ecs:revision", "value": args.revision or "unknown"}]},
         },
         "components": components,
-        "dependencies": [{"ref": "consul-ecs", "dependsOn": [d["ref"] for d in dependencies if d["ref"].startswith("image@")]}]
-        + dependencies,
+        "dependencies": [{"ref": "consul-ecs", "dependsOn": images}] + dependencies,
     }
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:

@@ -26,7 +26,7 @@ if ((E2E)); then
   t2=$SECONDS
   CONSUL_BIN="${CONSUL_BIN:-$(scripts/build-consul.sh | tail -n 1)}"
   export CONSUL_BIN CONSUL_ECS_ARM64_BIN="$ROOT/build-arm64/consul-ecs"
-  (cd tests/e2e && "$CONSUL_ECS_CACHE/venv/bin/python" -m pytest -p no:cacheprovider test_arm64.py) \
+  (cd tests/e2e && "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider test_arm64.py) \
     || failures+=("arm64 e2e (qemu)")
   echo "test-arm64: e2e under qemu $((SECONDS - t2)) s"
 fi

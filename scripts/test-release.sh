@@ -21,7 +21,7 @@ OUT="$ROOT/build/dist-test/$VERSION"
 echo "test-release: bundle $((SECONDS - t1)) s"
 t2=$SECONDS
 export CONSUL_ECS_DIST="$OUT"
-(cd tests/e2e && "${LOCK[@]}" "$CONSUL_ECS_CACHE/venv/bin/python" -m pytest -p no:cacheprovider test_release.py)
+(cd tests/e2e && "${LOCK[@]}" "$ROOT/.venv/bin/python" -m pytest -p no:cacheprovider test_release.py)
 status=$?
 echo "test-release: tests $((SECONDS - t2)) s"
 exit $status

@@ -136,8 +136,10 @@ int run_curl(const Args& args) {
   std::string error;
   const auto options = parse_curl_args(args, error);
   if (!options) {
-    std::fprintf(stderr, "curl: %s\ncurl: this curl is consul-ecs answering `curl [-fsS] [-o file] [-m secs] URL`"
-                 " over plain HTTP\n", error.c_str());
+    std::fprintf(stderr,
+                 "curl: %s\ncurl: this curl is consul-ecs answering `curl [-fsS] [-o file] [-m secs] URL`"
+                 " over plain HTTP\n",
+                 error.c_str());
     return kExitBadUsage;
   }
   if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) return kExitBadUsage;
@@ -179,7 +181,8 @@ int run_curl(const Args& args) {
   }
   rc = curl_easy_perform(curl);
   if (rc != CURLE_OK && say_errors) {
-    std::fprintf(stderr, "curl: (%d) %s\n", static_cast<int>(rc), error_buffer[0] ? error_buffer : curl_easy_strerror(rc));
+    std::fprintf(stderr, "curl: (%d) %s\n", static_cast<int>(rc),
+                 error_buffer[0] ? error_buffer : curl_easy_strerror(rc));
   }
   curl_easy_cleanup(curl);
   if (out != stdout) std::fclose(out);

@@ -18,11 +18,11 @@
 namespace consulecs::commands {
 
 struct CurlOptions {
-  bool version = false;     // -V/--version: curl's first line, then what this curl is
-  bool fail = false;        // -f: HTTP status >= 400 is exit 22, no body
-  bool silent = false;      // -s: no error message...
-  bool show_error = false;  // -S: ...unless -S
-  std::string output;       // -o FILE; empty: stdout
+  bool version = false;                   // -V/--version: curl's first line, then what this curl is
+  bool fail = false;                      // -f: HTTP status >= 400 is exit 22, no body
+  bool silent = false;                    // -s: no error message...
+  bool show_error = false;                // -S: ...unless -S
+  std::string output;                     // -o FILE; empty: stdout
   std::optional<double> max_time;         // -m seconds, whole transfer
   std::optional<double> connect_timeout;  // --connect-timeout seconds
   std::string url;

@@ -23,9 +23,10 @@ import subprocess
 
 import pytest
 
-import testbed as tb
 from conftest import APP, DATAPLANE
-from test_control_plane import service_token, start_ready, wait_status as cp_wait_status
+from consul_ecs_testbed import bed as tb
+from test_control_plane import service_token, start_ready
+from test_control_plane import wait_status as cp_wait_status
 from test_health_sync import ALL_CRITICAL, ALL_PASSING, split_config, start_split, wait_status
 
 pytestmark = pytest.mark.needs_binary

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.needs_binary
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 (http.server's name)
+    def do_GET(self):
         status = int(self.path.rsplit("/", 1)[-1]) if self.path.rsplit("/", 1)[-1].isdigit() else 200
         body = f"status {status} for {self.path}\n".encode()
         self.send_response(status)

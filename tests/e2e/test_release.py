@@ -30,7 +30,7 @@ import zipfile
 
 import pytest
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 
 ROOT = tb.repo_root()
 ARCHES = {"amd64": 62, "arm64": 183}  # ELF e_machine
@@ -121,7 +121,8 @@ def images(dist) -> dict[str, OciImage]:
 def test_sha256sums_verify_and_cover_the_bundle(dist, tmp_path):
     v = version()
     expected = {f"consul-ecs_{v}_linux_{a}{ext}" for a in ARCHES for ext in ("", ".zip", ".oci.tar")}
-    expected |= {f"consul-ecs_{v}_oci-index.tar", f"consul-ecs-terraform-modules_{v}.tar.gz", f"consul-ecs_{v}.cdx.json"}
+    expected |= {f"consul-ecs_{v}_oci-index.tar", f"consul-ecs-terraform-modules_{v}.tar.gz",
+                 f"consul-ecs_{v}.cdx.json"}
     assert set(os.listdir(dist)) == expected | {"SHA256SUMS"}
     p = run("sha256sum", "-c", "SHA256SUMS", cwd=dist)
     assert p.returncode == 0, p.stdout + p.stderr
