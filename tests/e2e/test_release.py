@@ -342,9 +342,10 @@ def test_arm64_image_binaries_run(dist, images, tmp_path):
             if not target.exists():
                 os.symlink(link, target)
         q = ["qemu-aarch64-static", "-L", str(root)]
+        legacy = str(root / "usr/sbin/xtables-legacy-multi")
         lines = [run(*q, str(root / "bin/consul-ecs"), "version").stdout.splitlines()[0],
                  run(*q, "-0", "curl", str(root / "bin/consul-ecs"), "--version").stdout.splitlines()[0],
-                 run(*q, "-0", "iptables-legacy", str(root / "usr/sbin/xtables-legacy-multi"), "--version").stdout.strip(),
+                 run(*q, "-0", "iptables-legacy", legacy, "--version").stdout.strip(),
                  run(*q, str(root / "bin/busybox"), "sh", "-c", "echo sh-ok").stdout.strip()]
     assert lines[0] == f"consul-ecs v{version()}"
     assert lines[1].startswith("curl 7.88.1 (consul-ecs ")
