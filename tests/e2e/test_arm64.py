@@ -85,7 +85,7 @@ def test_arm64_control_plane_lifecycle(run_control_plane, make_task, cp_config, 
                    15, "all checks passing (arm64 control-plane)")
     secret = service_token(cp)
     assert consul.token_self(secret).status_code == 200
-    assert consul.service_instance(cp.node, cp.proxy_id)["Service"]["Kind"] == "connect-proxy"
+    assert consul.service_instance(cp.node, cp.proxy_id)["Kind"] == "connect-proxy"
 
     emulator.set_container(tid, APP, health="UNHEALTHY")
     cp_wait_status(consul, cp, {"app": "critical"}, 10, "app check critical after UNHEALTHY")
