@@ -85,7 +85,7 @@ if [[ $E2E_ONLY -eq 0 ]]; then
   # qemu-user-static (CMake's cross-compiling emulator); then both images,
   # the manifest list and the release bundle, which tests/e2e/test_release.py reads.
   if phase "build: arm64, cross, static (build-arm64/)" scripts/build.sh --arch arm64; then
-    phase "unit tests (build-arm64/, qemu-user)" ctest --test-dir build-arm64 --output-on-failure -j "$JOBS" \
+    phase "unit tests (build-arm64/, qemu-user)" ctest --test-dir build-arm64 --output-on-failure --timeout 120 -j "$JOBS" \
       || failures+=("arm64 unit tests")
     phase "images: amd64 + arm64 + manifest list" scripts/build-image.sh --manifest >/dev/null \
       || failures+=("multi-arch images")
