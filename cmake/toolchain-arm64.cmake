@@ -20,6 +20,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 set(CMAKE_IGNORE_PATH /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu)
-# Dynamically linked helpers (try_run) find the arm64 loader and libc in the
-# cross sysroot; the static binaries need none of it.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+# No -L <sysroot>: the multiarch libc6:arm64 (pulled in by the :arm64 -dev
+# packages) puts the arm64 loader at /lib/ld-linux-aarch64.so.1, where the
+# dynamically linked unit tests look for it; and under -L qemu's path
+# redirection hung every unit test that runs an HTTP server in-process.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static)
