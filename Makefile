@@ -1,5 +1,5 @@
 # Entry points; the scripts do the work (see scripts/).
-.PHONY: all build image test e2e setup consul clean bench demo fuzz
+.PHONY: all build image image-all test e2e setup consul clean bench demo fuzz release publish lint-workflows
 
 all: build
 
@@ -17,6 +17,26 @@ build:
 # image/image.env says.
 image: build
 	scripts/build-image.sh
+
+# Both architectures' images (arm64 cross-built) and their manifest list.
+image-all:
+	scripts/setup.sh --deps-only
+	scripts/build.sh --arch amd64
+	scripts/build.sh --arch arm64
+	scripts/build-image.sh --manifest
+
+# dist/<version>/: binaries and zips per architecture, OCI archives and the
+# manifest list, the Terraform modules, the SBOM, SHA256SUMS (scripts/release.sh).
+release:
+	scripts/release.sh
+
+# Pushes the manifest list `make release` built to $$IMAGE_REF (image/image.env).
+publish:
+	scripts/publish.sh
+
+# actionlint on .github/workflows (built from the Go module proxy, cached).
+lint-workflows:
+	scripts/lint-workflows.sh
 
 test:
 	scripts/test.sh
@@ -42,4 +62,4 @@ demo:
 	scripts/demo.sh $(DEMO_ARGS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-arm64 build-asan build-fuzz dist

@@ -4,6 +4,8 @@
 #           import order, bugbear, pyupgrade) over every .py of the repository
 #   cpp     clang-format 14 with .clang-format over src/ tests/ fuzz/
 #           (scripts/format-cpp.sh; files in scripts/format-cpp-pending.txt wait)
+#   workflows  actionlint over .github/workflows (scripts/lint-workflows.sh,
+#           built from the Go module proxy, cached)
 #
 #   scripts/lint.sh            every check
 #   scripts/lint.sh python     only the named ones
@@ -18,12 +20,12 @@ CHECKS=()
 for arg in "$@"; do
   case "$arg" in
     --fix) FIX=1 ;;
-    python|cpp) CHECKS+=("$arg") ;;
+    python|cpp|workflows) CHECKS+=("$arg") ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "lint.sh: unknown check or option '$arg' (checks: python, cpp)" >&2; exit 2 ;;
+    *) echo "lint.sh: unknown check or option '$arg' (checks: python, cpp, workflows)" >&2; exit 2 ;;
   esac
 done
-((${#CHECKS[@]})) || CHECKS=(python cpp)
+((${#CHECKS[@]})) || CHECKS=(python cpp workflows)
 
 PY="$ROOT/.venv/bin/python"
 failed=()
@@ -42,6 +44,9 @@ for check in "${CHECKS[@]}"; do
       args=()
       [[ $FIX -eq 1 ]] && args+=(--fix)
       scripts/format-cpp.sh "${args[@]}" || failed+=(cpp)
+      ;;
+    workflows)
+      scripts/lint-workflows.sh || failed+=(workflows)
       ;;
   esac
 done

@@ -49,7 +49,16 @@ APT_PKGS=(g++ cmake ninja-build libcurl4-openssl-dev libssl-dev zlib1g-dev libc-
           file patch xz-utils ca-certificates busybox-static podman runc catatonit
           iptables iproute2 ccache
           clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (build-sanitize/)
-          clang-format-14)          # the C++ style check (scripts/format-cpp.sh)
+          clang-format-14           # the C++ style check (scripts/format-cpp.sh)
+          # linux/arm64: Debian's cross toolchain, qemu-user-static for its
+          # tests and the arm64 image, the arm64 static archives the binary
+          # and its unit tests link (multiarch :arm64, co-installed with the
+          # amd64 ones), zip for the release's archives.
+          crossbuild-essential-arm64 qemu-user-static zip unzip
+          libc-ares-dev:arm64 libgtest-dev:arm64 libgmock-dev:arm64 libfmt-dev:arm64)
+# The :arm64 packages need the architecture known to dpkg and apt.
+ADD_ARCH=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then ADD_ARCH=1; fi
 missing=()
 for p in "${APT_PKGS[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -65,12 +74,30 @@ apt_install() {
     fi
   fi
   say "apt-get install $*"
+  if ((ADD_ARCH)); then
+    say "dpkg --add-architecture arm64"
+    "${sudo[@]}" dpkg --add-architecture arm64
+  fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
 if ((${#missing[@]})) && [[ $VENV_ONLY -eq 0 ]]; then
   apt_install "${missing[@]}"
+fi
+
+# arm64 programs (the arm64 image's, under podman too) run through
+# binfmt_misc when the kernel lets us register qemu's handler (F: the
+# interpreter is opened now, so it works inside containers); where it cannot
+# be registered, the tests run them with qemu-aarch64-static directly.
+BINFMT=/proc/sys/fs/binfmt_misc
+if [[ ! -e $BINFMT/qemu-aarch64 && -f /usr/lib/binfmt.d/qemu-aarch64.conf && $(id -u) -eq 0 ]]; then
+  [[ -e $BINFMT/register ]] || mount -t binfmt_misc binfmt_misc "$BINFMT" 2>/dev/null || true
+  if [[ -w $BINFMT/register ]] && sed 's/:[A-Z]*$/&F/; s/FF$/F/' /usr/lib/binfmt.d/qemu-aarch64.conf >"$BINFMT/register" 2>/dev/null; then
+    say "registered qemu-aarch64 with binfmt_misc"
+  else
+    say "binfmt_misc not available: arm64 programs run through qemu-aarch64-static directly"
+  fi
 fi
 [[ $DEPS_ONLY -eq 1 ]] && exit 0
 

@@ -81,6 +81,22 @@ if [[ $E2E_ONLY -eq 0 ]]; then
   phase "image" scripts/build-image.sh >/dev/null || failures+=("image build")
   phase "unit tests (build/)" ctest --test-dir build --output-on-failure -j "$JOBS" || failures+=("unit tests")
 
+  # linux/arm64: cross-built (Debian's cross toolchain), its unit tests under
+  # qemu-user-static (CMake's cross-compiling emulator); then both images,
+  # the manifest list and the release bundle, which tests/e2e/test_release.py reads.
+  if phase "build: arm64, cross, static (build-arm64/)" scripts/build.sh --arch arm64; then
+    phase "unit tests (build-arm64/, qemu-user)" ctest --test-dir build-arm64 --output-on-failure --timeout 120 -j "$JOBS" \
+      || failures+=("arm64 unit tests")
+    phase "images: amd64 + arm64 + manifest list" scripts/build-image.sh --manifest >/dev/null \
+      || failures+=("multi-arch images")
+    CONSUL_ECS_DIST="$ROOT/build/dist-test/$(scripts/version.sh)"
+    export CONSUL_ECS_DIST
+    phase "release bundle (scripts/release.sh --skip-build)" \
+      scripts/release.sh --skip-build --out "$CONSUL_ECS_DIST" >/dev/null || failures+=("release bundle")
+  else
+    failures+=("arm64 build")
+  fi
+
   if [[ $SANITIZE -eq 1 ]]; then
     # One clang build serves the sanitizer unit tests and the fuzz targets:
     # everything under ASan+UBSan (and libFuzzer's coverage counters, which
@@ -106,11 +122,15 @@ export CONSUL_ECS_BIN="${CONSUL_ECS_BIN:-$ROOT/build/consul-ecs}"
 echo "binary under test: $CONSUL_ECS_BIN; consul: $CONSUL_BIN"
 # The files that apply Terraform (they need the toolchain) run last.
 TF_TESTS=(test_terraform_*.py test_sandbox.py)
+# The arm64 lifecycles (under qemu) and the release bundle: phases of their own.
+OWN_PHASE_TESTS=(test_arm64.py test_release.py)
 ignore_tf=()
-for f in "${TF_TESTS[@]}"; do ignore_tf+=(--ignore-glob="$f"); done
+for f in "${TF_TESTS[@]}" "${OWN_PHASE_TESTS[@]}"; do ignore_tf+=(--ignore-glob="$f"); done
 pytest_e2e() { (cd tests/e2e && "$VENV/bin/python" -m pytest -p no:cacheprovider "$@" "${PYTEST_ARGS[@]}"); }
 
 phase "e2e: all but the Terraform files" pytest_e2e "${ignore_tf[@]}" || failures+=("e2e tests")
+phase "e2e: arm64 under qemu (test_arm64.py)" pytest_e2e test_arm64.py || failures+=("e2e arm64")
+phase "e2e: release bundle and images (test_release.py)" pytest_e2e test_release.py || failures+=("e2e release")
 
 wait_toolchain() {
   wait "$TF_PID"

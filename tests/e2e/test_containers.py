@@ -107,18 +107,23 @@ def run_in(image: str, *command: str, entrypoint: str | None = None, network: st
 
 def test_image_serves_the_official_health_check_shell_and_user(image):
     """The control-plane health check is `CMD-SHELL curl -f ...` run inside our
-    image: it needs /bin/sh and a curl with -f; the process runs as consul-ecs
-    and owns /consul."""
-    p = run_in(image, "-c", "id -un; echo $PATH; curl --version | head -n 1; stat -c %U /consul 2>/dev/null "
-               "|| ls -ld /consul; curl -f -s localhost:10000/consul-ecs/health; echo curl=$?",
+    image: it needs /bin/sh and a curl with -f (the binary itself, invoked as
+    curl); the process runs as consul-ecs and owns /consul. The shell is
+    busybox with only `sh`: builtins, no other applet."""
+    p = run_in(image, "-c", "while read -r k v _; do [ \"$k\" = Uid: ] && echo uid=$v; done </proc/self/status; "
+               "echo $PATH; curl --version; [ -O /consul ] && echo owns-consul; "
+               "curl -f -s localhost:10000/consul-ecs/health; echo curl=$?; "
+               "for a in id ls cat nc wget vi; do command -v $a >/dev/null && echo has-$a; done; echo end",
                entrypoint="/bin/sh")
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0] == "consul-ecs"
+    assert lines[0] == "uid=100"  # consul-ecs
     assert lines[1].startswith("/bin/consul-inject:")
-    assert lines[2].startswith("curl ") and "OpenSSL" in lines[2]
-    assert "consul-ecs" in lines[3]
-    assert lines[-1] == "curl=7"  # nothing listens: curl -f fails as a health check must
+    assert lines[2].startswith("curl 7.88.1 (consul-ecs ") and "OpenSSL" in lines[2]
+    assert "owns-consul" in lines
+    assert "curl=7" in lines  # nothing listens: curl -f fails as a health check must
+    assert not [line for line in lines if line.startswith("has-")], lines
+    assert lines[-1] == "end"
     labels = json.loads(podman("image", "inspect", "--format", "{{json .Config.Labels}}", image).stdout)
     for key in ("title", "version", "revision", "source"):
         assert labels.get(f"org.opencontainers.image.{key}"), key
