@@ -77,6 +77,16 @@ CONSUL_BIN="$(tail -n 1 "$LOGS/consul-path")"
 export CONSUL_BIN
 
 if [[ $E2E_ONLY -eq 0 ]]; then
+  # One-time builds from Debian's source packages, cached (the builds and
+  # images below find them there); timed here so the table shows them.
+  for arch in amd64 arm64; do
+    phase "setup: static OpenSSL + libcurl ($arch)" scripts/build-static-deps.sh --arch "$arch" >/dev/null \
+      || failures+=("static deps $arch")
+    phase "setup: busybox ($arch)" scripts/build-busybox.sh --arch "$arch" >/dev/null || failures+=("busybox $arch")
+  done
+fi
+
+if [[ $E2E_ONLY -eq 0 ]]; then
   phase "build: Release, static (build/)" scripts/build.sh || { failures+=("build"); finish; }
   phase "image" scripts/build-image.sh >/dev/null || failures+=("image build")
   phase "unit tests (build/)" ctest --test-dir build --output-on-failure -j "$JOBS" || failures+=("unit tests")
