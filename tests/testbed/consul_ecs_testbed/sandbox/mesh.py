@@ -45,6 +45,7 @@ from typing import Any
 from .. import bed as tb
 from .. import terraform_bed as tfb
 from ..ecs_agent_emulator import EcsAgentEmulator, Task
+from ..podman_task import image_ref
 from .ecs_sandbox import EcsCluster, SandboxTask, TaskDefinition, kill_all_sessions
 from .runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet
 from .taskdefs import Timings
@@ -53,7 +54,7 @@ ROOT = tb.repo_root()
 PAYLOADS = os.path.join(ROOT, "sandbox")  # what runs inside the tasks: apps/, dataplane.py
 
 EXAMPLE = "client-server"
-CONSUL_ECS_IMAGE = "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"   # the example's default
+CONSUL_ECS_IMAGE = image_ref()  # the example's default (image/image.env, kept in step with VERSION)
 DATAPLANE_IMAGE = "hashicorp/consul-dataplane"                 # mesh-task's default repository
 APPS_IMAGE = "consul-ecs-sandbox/apps:local"                   # sandbox/apps
 SANDBOX_USER = "ecs-sandbox"  # the identity the emulated ECS service uses for the ECS API
