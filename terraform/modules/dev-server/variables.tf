@@ -60,6 +60,14 @@ variable "consul_image" {
   description = "Consul image (it must carry sh, curl and jq, as hashicorp/consul does). Its tag's version (x.y.z) selects the gRPC TLS port setting of Consul >= 1.14; a tag without one counts as >= 1.14."
   type        = string
   default     = "hashicorp/consul:1.17.3"
+  nullable    = false
+
+  validation {
+    # An empty image would register containers ECS can never start; the
+    # failure would show only when the task is launched.
+    condition     = trimspace(var.consul_image) != "" && !can(regex("\\s", var.consul_image))
+    error_message = "consul_image must name an image, e.g. \"hashicorp/consul:1.17.3\" (it is empty or holds spaces)."
+  }
 }
 
 variable "consul_license" {
