@@ -113,13 +113,18 @@ locals {
     local.log_configuration,
   )
 
+  # The consul-dataplane image of the upstream gateway-task release whose
+  # layout this is, unless given.
+  dataplane_image = (var.consul_dataplane_image != null ? var.consul_dataplane_image
+  : local.split ? "hashicorp/consul-dataplane:1.9.6" : "hashicorp/consul-dataplane:1.3.3")
+
   dataplane = merge(
     {
       name = local.dataplane_name
       # Essential (as upstream's gateway-task): a gateway task without its
       # proxy serves nothing, so ECS must replace it.
       essential    = true
-      image        = var.consul_dataplane_image
+      image        = local.dataplane_image
       entryPoint   = ["${local.bootstrap_dir}/consul-ecs", "envoy-entrypoint"]
       command      = ["consul-dataplane", "-config-file", "${local.bootstrap_dir}/consul-dataplane.json"]
       portMappings = [{ containerPort = local.lan_port, hostPort = local.lan_port, protocol = "tcp" }]

@@ -276,7 +276,7 @@ variable "additional_execution_role_policies" {
 variable "consul_image" {
   description = "Consul image. Unused (kept so that calls written for upstream still plan)."
   type        = string
-  default     = "hashicorp/consul:1.17.3"
+  default     = "hashicorp/consul:2.0.1" # upstream v0.10.0's (v0.7.3: 1.17.3)
 }
 
 variable "consul_ecs_image" {
@@ -286,9 +286,14 @@ variable "consul_ecs_image" {
 }
 
 variable "consul_dataplane_image" {
-  description = "Image of the consul-dataplane container."
+  description = "Image of the consul-dataplane container. null (the default): the image of the upstream gateway-task release whose layout the task uses, hashicorp/consul-dataplane:1.9.6 (v0.10.0) with consul_ecs_layout = \"split\", hashicorp/consul-dataplane:1.3.3 (v0.7.3) with \"control-plane\"."
   type        = string
-  default     = "hashicorp/consul-dataplane:1.3.3"
+  default     = null
+
+  validation {
+    condition     = var.consul_dataplane_image == null || try(trimspace(var.consul_dataplane_image) != "", false)
+    error_message = "consul_dataplane_image must name an image (or be null for the layout's default); it is empty."
+  }
 }
 
 variable "envoy_readiness_port" {

@@ -108,6 +108,11 @@ locals {
     local.log_configuration,
   )
 
+  # The consul-dataplane image of the upstream release whose layout this is,
+  # unless given.
+  dataplane_image = (var.consul_dataplane_image != null ? var.consul_dataplane_image
+  : local.split ? "hashicorp/consul-dataplane:2.0.1" : "hashicorp/consul-dataplane:1.3.3")
+
   dataplane = merge(
     {
       name = local.dataplane_name
@@ -116,7 +121,7 @@ locals {
       # the mesh. The graceful stop is unaffected: envoy-entrypoint keeps the
       # proxy up until the application containers have exited. README.md.
       essential   = true
-      image       = var.consul_dataplane_image
+      image       = local.dataplane_image
       entryPoint  = ["${local.bootstrap_dir}/consul-ecs", "envoy-entrypoint"]
       command     = ["consul-dataplane", "-config-file", "${local.bootstrap_dir}/consul-dataplane.json"]
       mountPoints = [local.mount_data_ro]

@@ -145,9 +145,14 @@ variable "consul_ecs_image" {
 }
 
 variable "consul_dataplane_image" {
-  description = "Image of the consul-dataplane container."
+  description = "Image of the consul-dataplane container. null (the default): the image of the upstream release whose layout the task uses, hashicorp/consul-dataplane:2.0.1 (v0.10.0) with consul_ecs_layout = \"split\", hashicorp/consul-dataplane:1.3.3 (v0.7.3) with \"control-plane\"."
   type        = string
-  default     = "hashicorp/consul-dataplane:1.3.3"
+  default     = null
+
+  validation {
+    condition     = var.consul_dataplane_image == null || try(trimspace(var.consul_dataplane_image) != "", false)
+    error_message = "consul_dataplane_image must name an image (or be null for the layout's default); it is empty."
+  }
 }
 
 # ---- Consul service -----------------------------------------------------------
