@@ -246,15 +246,17 @@ def test_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert task["Path"] == "/", "the controller's role must not be under the path the auth method trusts"
     assert {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=task["RoleName"])["Tags"]} == {"team": "e2e"}
     trust = policy_document(task["AssumeRolePolicyDocument"])
-    assert trust["Statement"] == [{"Effect": "Allow", "Action": "sts:AssumeRole",
+    # Upstream's documents, to the empty Sid: no IAM change after a switch.
+    assert trust["Statement"] == [{"Sid": "", "Effect": "Allow", "Action": "sts:AssumeRole",
                                    "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]
     assert iam.list_role_policies(RoleName=task["RoleName"])["PolicyNames"] == ["exec"]
     assert iam.list_attached_role_policies(RoleName=task["RoleName"])["AttachedPolicies"] == []
     doc = policy_document(iam.get_role_policy(RoleName=task["RoleName"], PolicyName="exec")["PolicyDocument"])
-    by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert by_sid["ClusterTasks"]["Action"] == ["ecs:ListTasks", "ecs:DescribeTasks"]
-    assert by_sid["EcsExec"]["Action"] == ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-                                           "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"]
+    assert doc == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Resource": "*",
+        "Action": ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                   "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+                   "ecs:ListTasks", "ecs:DescribeTasks"]}]}
 
     execution = iam.get_role(RoleName=f"{NAME}-consul-ecs-controller-execution")["Role"]
     assert execution["Arn"] == m["execution_role_arn"] and execution["Path"] == "/ecs/"
@@ -265,9 +267,12 @@ def test_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert pol["Path"] == "/ecs/"
     doc = policy_document(iam.get_policy_version(PolicyArn=pol["Arn"], VersionId=pol["DefaultVersionId"])
                           ["PolicyVersion"]["Document"])
-    by_action = {tuple(s["Action"]): s["Resource"] for s in doc["Statement"]}
-    assert sorted(by_action[("secretsmanager:GetSecretValue",)]) == sorted(secrets.values())
-    assert by_action[("logs:CreateLogStream", "logs:PutLogEvents")] == "*"
+    assert pol["Description"] == "Consul controller execution"  # upstream's
+    # One statement per secret (token, CA, HTTPS CA), then the logs.
+    assert doc["Statement"] == [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secrets[k]]}
+        for k in ("token", "ca", "https_ca")
+    ] + [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}]
 
     d = out["modules"]["defaults"]
     pol_arn = next(p["PolicyArn"] for p in iam.list_attached_role_policies(

@@ -71,7 +71,8 @@ def _apply_example(cli: tfb.Cli, tree: Path, tmp_path_factory: pytest.TempPathFa
 def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:
     root = tfb.Root(cli, tree / "test-roots" / "dev-server-invalid")
     root.init()
-    return {"valid": root.plan({}, False), "bad": root.plan({"include_bad": True}, False)}
+    return {"valid": root.plan({}, False), "bad": root.plan({"include_bad": True}, False),
+            "empty_image": root.plan({"empty_consul_image": True}, False)}
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +156,7 @@ def test_full_task_definition(applied, tf_moto: tb.MotoServer) -> None:
                                                "awslogs-stream-prefix": "consul"}}
 
     init = c["tls-init"]
-    assert init["image"] == "hashicorp/consul:1.17.3" and init["essential"] is False
+    assert init["image"] == "hashicorp/consul:2.0.1" and init["essential"] is False  # upstream v0.10.0's default
     assert init["entryPoint"] == ["/bin/sh", "-ec"] and init["mountPoints"] == [DATA]
     assert init["secrets"] == [{"name": "CONSUL_CACERT_PEM", "valueFrom": m["ca_cert_arn"]},
                                {"name": "CONSUL_CAKEY", "valueFrom": m["ca_key_arn"]}]
@@ -339,10 +340,15 @@ def test_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert pol["Path"] == "/ecs/" and pol["PolicyName"] == f"{NAME}-full_execution"
     doc = policy_document(iam.get_policy_version(PolicyArn=pol["Arn"], VersionId=pol["DefaultVersionId"])
                           ["PolicyVersion"]["Document"])
-    secrets = doc["Statement"][0]["Resource"]
-    assert secrets[:3] == [m["ca_cert_arn"], m["ca_key_arn"], m["bootstrap_token_secret_arn"]]
-    assert len(secrets) == 4 and "consul-license" in secrets[3]
-    assert doc["Statement"][1]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert pol["Description"] == "Consul server execution"  # upstream's
+    # Upstream's statements: the CA, the bootstrap token, the license, the logs.
+    license_arn = tf_moto.client("secretsmanager").describe_secret(SecretId=f"{NAME}-full-consul-license")["ARN"]
+    assert [s["Resource"] for s in doc["Statement"][:3]] == [
+        [m["ca_cert_arn"], m["ca_key_arn"]], [m["bootstrap_token_secret_arn"]], [license_arn]]
+    assert all(s["Action"] == ["secretsmanager:GetSecretValue"] for s in doc["Statement"][:3])
+    assert doc["Statement"][3] == {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                   "Resource": "*"}
+    assert len(doc["Statement"]) == 4
     # Defaults: no secret to read, logs only.
     (att,) = iam.list_attached_role_policies(RoleName="server_execution")["AttachedPolicies"]
     pol = iam.get_policy(PolicyArn=att["PolicyArn"])["Policy"]
@@ -391,6 +397,11 @@ def test_bad_inputs_fail_at_plan(staged: dict) -> None:
     text = " ".join((p.stdout + p.stderr).split())  # the CLI wraps long messages
     missing = [m for m in BAD_INPUTS if m not in text]
     assert p.returncode != 0 and not missing, f"exit {p.returncode}, missing {missing} in:\n{text[-3000:]}"
+    # consul_image = "" (a root's default when it forgets to pass one): the
+    # task would register with no image; fails at plan, naming the input.
+    p = plans["empty_image"]
+    text = " ".join((p.stdout + p.stderr).split())
+    assert p.returncode != 0 and "consul_image must name an image" in text, text[-3000:]
 
 
 # ---- the example ----------------------------------------------------------------------

@@ -173,7 +173,9 @@ def assert_dataplane(dp: dict, lan_port: int, split: bool, readiness_port: int =
     assert dp["healthCheck"]["command"] == ["/consul/consul-ecs", "net-dial", f"127.0.0.1:{readiness_port}"]
     assert (dp["healthCheck"]["interval"], dp["healthCheck"]["timeout"], dp["healthCheck"]["retries"]) == (5, 5, 10)
     assert dp["ulimits"] == [{"name": "nofile", "softLimit": 1048576, "hardLimit": 1048576}]
-    assert dp["image"] == "hashicorp/consul-dataplane:1.3.3"
+    # Upstream's default of the release whose layout this is: v0.10.0's
+    # gateway-task (split), v0.7.3's (control-plane).
+    assert dp["image"] == ("hashicorp/consul-dataplane:1.9.6" if split else "hashicorp/consul-dataplane:1.3.3")
     assert not env_of(dp) and not dp.get("secrets")
     if split:
         assert dp["dependsOn"] == [{"containerName": MI, "condition": "SUCCESS"}]
@@ -292,6 +294,11 @@ def test_mesh_gateway_with_nlb(applied: Applied, gw_moto: tb.MotoServer) -> None
     egress = sg["IpPermissionsEgress"]
     assert any(p["IpProtocol"] == "-1" and {"CidrIp": "0.0.0.0/0"} in [{"CidrIp": r["CidrIp"]} for r in p["IpRanges"]]
                for p in egress)
+    # Upstream's descriptions (v0.7.3 and v0.10.0): a different one replaces the
+    # group or rule when a user switches module source.
+    assert (sg["GroupName"], sg["Description"]) == (gw, f"Security group for {gw}")
+    assert [r.get("Description") for p in sg["IpPermissions"] for r in p["IpRanges"]] == [f"Ingress rule for {gw}"]
+    assert [r.get("Description") for p in egress for r in p["IpRanges"]] == [f"Egress rule for {gw}"]
 
 
 def test_mesh_gateway_roles(applied: Applied, gw_moto: tb.MotoServer) -> None:
@@ -310,9 +317,16 @@ def test_mesh_gateway_roles(applied: Applied, gw_moto: tb.MotoServer) -> None:
     execution = iam.get_role(RoleName=m["execution_role_id"])["Role"]
     assert execution["Path"] == "/consul-ecs/"
     docs = attached_policy_documents(gw_moto, execution["RoleName"])
-    by_action = {tuple(s["Action"]): s["Resource"] for s in docs[f"{NAME.upper()}-Mesh-GW-execution"]["Statement"]}
-    assert sorted(by_action[("secretsmanager:GetSecretValue",)]) == sorted(out["secrets"].values())
-    assert by_action[("logs:CreateLogStream", "logs:PutLogEvents")] == "*"
+    # Upstream's document: one statement per CA secret given, then the logs.
+    assert docs[f"{NAME.upper()}-Mesh-GW-execution"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
+        for arn in (out["secrets"]["ca"], out["secrets"]["grpc_ca"])
+    ] + [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}]
+    family = f"{NAME.upper()}-Mesh-GW"
+    descriptions = {p["PolicyName"]: iam.get_policy(PolicyArn=p["Arn"])["Policy"].get("Description")
+                    for p in iam.list_policies(Scope="Local", PathPrefix="/consul-ecs/")["Policies"]}
+    assert descriptions[f"{family}-task"] == f"{family} gateway-task task policy"
+    assert descriptions[f"{family}-execution"] == f"{family} gateway-task execution policy"
 
 
 def test_terminating_gateway_split(applied: Applied, gw_moto: tb.MotoServer) -> None:
@@ -508,6 +522,7 @@ BAD_INPUTS = {
         "unknown_layout": "consul_ecs_layout must be",
         "unknown_config_key": "consul_ecs_config accepts only the keys consulLogin and transparentProxy",
         "reserved_readiness_port": "envoy_readiness_port cannot be a port Consul or the sidecars use",
+        "empty_dataplane_image": "consul_dataplane_image must name an image",
     },
     "rules": {
         "api_gateway_with_control_plane": 'kind = "api-gateway" needs consul_ecs_layout = "split"',
@@ -516,7 +531,8 @@ BAD_INPUTS = {
         "lb_without_vpc": "lb_vpc_id is required when lb_enabled = true",
         "create_and_modify_security_group": "Set at most one of lb_create_security_group and lb_modify_security_group",
         "custom_lb_with_lb_enabled": "custom_load_balancer_config is only for lb_enabled = false",
-        "transparent_proxy_on_fargate": "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants",
+        "transparent_proxy_on_fargate": "enable_transparent_proxy = true needs the NET_ADMIN capability, which Fargate never grants",
+        "control_plane_readiness_on_10000": "envoy_readiness_port cannot be 10000 with consul_ecs_layout = \"control-plane\"",
         "v010_inputs_with_control_plane": "need consul_ecs_layout = \"split\": the control-plane layout (consul-ecs v0.7) has no transparent proxy",
         "consul_dns_without_transparent_proxy": "enable_consul_dns needs enable_transparent_proxy = true",
     },

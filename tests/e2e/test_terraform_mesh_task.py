@@ -299,9 +299,18 @@ def test_web_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert execution["RoleName"] == f"{NAME}-web-execution" and execution["Path"] == "/consul-ecs/"
     docs = attached_policy_documents(tf_moto, execution["RoleName"])
     assert list(docs) == [f"{NAME}-web-execution"]
-    by_action = {tuple(s["Action"]): s["Resource"] for s in docs[f"{NAME}-web-execution"]["Statement"]}
-    assert sorted(by_action[("secretsmanager:GetSecretValue",)]) == sorted(out["secrets"].values())
-    assert by_action[("logs:CreateLogStream", "logs:PutLogEvents")] == "*"
+    # Upstream's document: one statement per CA secret given (consul_ca_cert_arn,
+    # then consul_grpc_ca_cert_arn), then the logs.
+    assert docs[f"{NAME}-web-execution"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [out["secrets"]["ca"]]},
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [out["secrets"]["grpc_ca"]]},
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"},
+    ]
+    # Upstream's descriptions: another one forces a replacement after a switch.
+    descriptions = {p["PolicyName"]: iam.get_policy(PolicyArn=p["Arn"])["Policy"].get("Description")
+                    for p in iam.list_policies(Scope="Local", PathPrefix="/consul-ecs/")["Policies"]}
+    assert descriptions[f"{NAME}-web-task"] == f"{NAME}-web mesh-task task policy"
+    assert descriptions[f"{NAME}-web-execution"] == f"{NAME}-web mesh-task execution policy"
 
 
 def test_defaults_task_definition(applied, tf_moto: tb.MotoServer) -> None:
@@ -496,7 +505,8 @@ def test_split_fargate_ecs_proxy_configuration(applied, split, tf_moto: tb.MotoS
     td, c, _ = split["fargate"]
     assert td["requiresCompatibilities"] == ["FARGATE"] and td["networkMode"] == "awsvpc"
     assert [x["name"] for x in td["containerDefinitions"]] == ["fapp", MI, DP, HS]
-    assert_split_sidecars(c, tproxy=False)  # no NET_ADMIN, no root on Fargate
+    # No NET_ADMIN, no root on Fargate; readiness on 10000 (as v0.10.0 allows).
+    assert_split_sidecars(c, tproxy=False, readiness_port=10000)
     pc = td["proxyConfiguration"]
     assert pc["type"] == "APPMESH" and pc["containerName"] == DP
     props = {p["name"]: p["value"] for p in pc["properties"]}
@@ -522,8 +532,9 @@ def test_split_fargate_ecs_proxy_configuration(applied, split, tf_moto: tb.MotoS
 
 
 def test_split_minimal_defaults(applied, split) -> None:
-    """Defaults but the layout and EC2: the transparent proxy is on (upstream's
-    default), everything else empty; the whole config is pinned."""
+    """Defaults but the layout and EC2: the transparent proxy is on (no
+    FARGATE: the task can have NET_ADMIN), the dataplane is upstream v0.10.0's
+    default, everything else empty; the whole config is pinned."""
     NAME = applied.name
     td, c, _ = split["minimal"]
     assert [x["name"] for x in td["containerDefinitions"]] == ["mini", MI, DP, HS]
@@ -532,7 +543,7 @@ def test_split_minimal_defaults(applied, split) -> None:
     for x in td["containerDefinitions"]:
         assert "logConfiguration" not in x and not x.get("secrets"), x["name"]
     assert c[MI]["image"] == c[HS]["image"] == "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
-    assert c[DP]["image"] == "hashicorp/consul-dataplane:1.3.3"
+    assert c[DP]["image"] == "hashicorp/consul-dataplane:2.0.1"
     assert split_config_of(c) == {
         "bootstrapDir": "/consul",
         "healthSyncContainers": [],
@@ -549,9 +560,9 @@ def test_split_minimal_defaults(applied, split) -> None:
 
 
 def test_control_plane_layout_ignores_the_v010_inputs(applied, tf_moto: tb.MotoServer) -> None:
-    """web, api and byo leave enable_transparent_proxy at its default (true),
-    two of them with FARGATE: the control-plane layout ignores it (nothing
-    of v0.10 in their task definitions) instead of failing."""
+    """web sets enable_transparent_proxy = true with FARGATE among its launch
+    types: the control-plane layout ignores it (nothing of v0.10 in the task
+    definitions of web, api, byo) instead of failing."""
     for name, m in applied.out["modules"].items():
         td, c, _ = task_definition(tf_moto, m["task_definition_arn"])
         assert MI not in c and HS not in c, name
@@ -644,7 +655,7 @@ def test_example_applies_and_destroys(staged: dict, tf_moto: tb.MotoServer) -> N
 BAD_INPUTS = {
     "variables": {
         "upper_case_service_name": "consul_service_name must be lower case",
-        "relative_role_path": "iam_role_path must start with",
+        "relative_role_path": "iam_role_path must start and end with",
         "unknown_config_key": "consul_ecs_config accepts only the keys service, proxy and consulLogin",
         "reserved_listener_port": "envoy_public_listener_port cannot be a port Consul or the sidecars use",
         "upstream_without_port": "Every upstream needs destinationName and localBindPort",
@@ -653,6 +664,7 @@ BAD_INPUTS = {
         "exclude_uid_not_numeric": "exclude_uids must hold distinct numeric user IDs",
         "exclude_cidr_invalid": "exclude_outbound_cidrs must hold distinct CIDRs or IP addresses",
         "unknown_outlier_detection_key": "consul_ecs_config.service.networkResilienceConfig.outlierDetection accepts only",
+        "empty_dataplane_image": "consul_dataplane_image must name an image",
     },
     "rules": {
         "task_role_without_create_false": "set create_task_role = false to use task_role",
@@ -660,7 +672,9 @@ BAD_INPUTS = {
         "acls_without_any_task_role": "With acls = true and create_task_role = false, task_role must be given",
         "no_port": "port must be set unless outbound_only = true",
         "partition_without_namespace": "consul_partition and consul_namespace must be set together",
-        "tproxy_on_fargate": "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants",
+        "tproxy_on_fargate": "enable_transparent_proxy = true needs the NET_ADMIN capability, which Fargate never grants",
+        "split_listener_on_consul_port": "envoy_public_listener_port cannot be one of Consul's ports 8300, 8301, 8302, 8500, 8501, 8502 with consul_ecs_layout = \"split\"",
+        "control_plane_readiness_on_10000": "envoy_readiness_port cannot be 10000 with consul_ecs_layout = \"control-plane\"",
         "consul_dns_without_tproxy": "enable_consul_dns needs enable_transparent_proxy = true",
         "ecs_proxy_with_tproxy": "enable_ecs_proxy_configuration and enable_transparent_proxy both redirect",
         "ecs_proxy_without_port": "enable_ecs_proxy_configuration needs port",
