@@ -43,24 +43,22 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+
+import requests
+
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from consul_ecs_testbed.recording_proxy import Event, GrpcCountingProxy, HttpRecordingProxy, RequestLog, summarize
+
+# The e2e suite's building blocks, reused as they are.
+from consul_ecs_testbed.suite import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, base_config, register_cluster_node
+from consul_ecs_testbed.suite import SCRUBBED_ENV as _SCRUBBED_ENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-sys.path.insert(0, HERE)
-
-import requests  # noqa: E402
-
-import testbed as tb  # noqa: E402
-# The e2e fixtures' building blocks, reused as they are (conftest has no side
-# effects on import beyond defining fixtures).
-from conftest import (APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE,  # noqa: E402
-                      _SCRUBBED_ENV, base_config, register_cluster_node)
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator  # noqa: E402
-from recording_proxy import (Event, GrpcCountingProxy, HttpRecordingProxy,  # noqa: E402
-                             RequestLog, summarize)
 
 HEALTH_ADDR = ("127.0.0.1", 10000)  # fixed in the reference; ours' default too
 HEALTH_PATH = "/consul-ecs/health"
@@ -125,7 +123,7 @@ class Bed:
                   self.consul.stop, self.moto.stop):
             try:
                 f()
-            except Exception:  # noqa: BLE001 - best-effort teardown
+            except Exception:
                 pass
 
 
@@ -437,7 +435,7 @@ def run_trial(bed: Bed, impl: Impl, index: int, warmup: bool, args: argparse.Nam
         m["startup_connections"] = up["connections"]
         m["shutdown_requests"] = tr.requests["shutdown"]["requests"]
         m["total_connections"] = sum(r["connections"] for r in tr.requests.values())
-    except Exception as e:  # noqa: BLE001 - a failed trial is reported, not fatal
+    except Exception as e:
         tr.ok = False
         tr.error = f"{type(e).__name__}: {e}"
         say(f"  {impl.label} trial {index} FAILED: {tr.error}")
@@ -583,7 +581,7 @@ def render(results: dict[str, Any]) -> str:
     by = {k: [t for t in measured if t.impl == k] for k in impls}
     has_ref = "ref" in impls and bool(by.get("ref"))
     # Pairs: the i-th measured trial of each implementation.
-    pairs = list(zip(by.get("ours", []), by.get("ref", []))) if has_ref else []
+    pairs = list(zip(by.get("ours", []), by.get("ref", []), strict=False)) if has_ref else []
     meta = results["meta"]
     L: list[str] = []
     L.append(f"## control-plane: ours vs reference ({meta['date']})")
@@ -601,7 +599,7 @@ def render(results: dict[str, Any]) -> str:
              + (f", {len(pairs)} pair(s) A/B" if has_ref else "") + " after a warm-up")
     failed = [t for t in trials if not t.ok]
     if failed:
-        L.append(f"- FAILED trials: " + "; ".join(f"{t.impl}#{t.index}: {t.error}" for t in failed))
+        L.append("- FAILED trials: " + "; ".join(f"{t.impl}#{t.index}: {t.error}" for t in failed))
     for t in trials:
         if t.ok and t.m.get("deregistered_before_dataplane_stopped"):
             L.append(f"- {impls[t.impl].label} run {t.index} deregistered BEFORE the dataplane "
@@ -664,7 +662,7 @@ def render(results: dict[str, Any]) -> str:
         L.append("| pair | start → ready ms | peak RSS MiB | steady CPU ms | STOPPED → dereg ms |")
         L.append("|---|---|---|---|---|")
         for i, (a, b) in enumerate(pairs, 1):
-            def cell(k: str, unit: str) -> str:
+            def cell(k: str, unit: str, a=a, b=b) -> str:
                 return f"{_fmt(a.m.get(k), unit)} / {_fmt(b.m.get(k), unit)}"
             L.append(f"| {i} | {cell('start_ready_ms', 'ms')} | {cell('rss_peak_kib', 'MiB')} | "
                      f"{cell('cpu_steady_ms', 'ms')} | {cell('stopped_dereg_ms', 'ms')} |")
@@ -837,10 +835,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         bed.stop()
 
-    import moto  # noqa: E402 - only for its version
+    import moto
     results: dict[str, Any] = {
         "meta": {
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine_desc(),
             "commit": git_commit(),
             "ours_version": version_of(impls["ours"].binary),

@@ -50,17 +50,16 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import requests
+
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from consul_ecs_testbed.recording_proxy import GrpcCountingProxy, HttpRecordingProxy, RequestLog, summarize
+from consul_ecs_testbed.suite import SCRUBBED_ENV as _SCRUBBED_ENV
+from consul_ecs_testbed.suite import WEB_ROLE
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-sys.path.insert(0, HERE)
-
-import requests  # noqa: E402
-
-import testbed as tb  # noqa: E402
-from conftest import WEB_ROLE, _SCRUBBED_ENV  # noqa: E402
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator  # noqa: E402
-from recording_proxy import GrpcCountingProxy, HttpRecordingProxy, RequestLog, summarize  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -90,7 +89,7 @@ class EcsPagingProxy:
             def log_message(self, fmt: str, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 t = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 op = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
@@ -450,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if thing is not None:
                     thing.stop()
-            except Exception:  # noqa: BLE001 - best-effort teardown
+            except Exception:
                 pass
 
 
@@ -459,7 +458,7 @@ def render(args, interval_note: str, phases: list[Phase], mem_steady: dict, mem_
     lines = [
         f"### controller: {args.tasks} tasks, {args.tasks * 2} instances, {args.tokens} login tokens",
         "",
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPU(s), "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {os.cpu_count()} CPU(s), "
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; binary `{args.binary}`, {interval_note}",
         "",
         "| phase | reconcile wall, median / max (self-reported) | of which waiting for ECS (moto) | "

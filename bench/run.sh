@@ -46,7 +46,7 @@ say "setup"
 scripts/setup.sh || { say "setup failed"; exit 1; }
 CONSUL_BIN="$(scripts/build-consul.sh | tail -n 1)" || exit 1
 export CONSUL_BIN
-PY="$CONSUL_ECS_CACHE/venv/bin/python"
+PY="$ROOT/.venv/bin/python"  # scripts/setup.sh: the test bed package + the pinned packages
 
 if [[ $BUILD -eq 1 ]]; then
   say "build (build/)"

@@ -25,15 +25,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+import requests
 
-import bench  # noqa: E402  (puts tests/e2e on sys.path)
-import testbed as tb  # noqa: E402
-from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, base_config, register_cluster_node  # noqa: E402
-from ecs_agent_emulator import ContainerSpec  # noqa: E402
-
-import requests  # noqa: E402
+import bench  # bench/bench.py: run as `python bench/run_one.py`, bench/ is on sys.path
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec
+from consul_ecs_testbed.suite import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, base_config, register_cluster_node
 
 
 def descendants(pid: int) -> list[int]:

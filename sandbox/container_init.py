@@ -9,9 +9,10 @@ SPEC: {"mounts": [{"source", "target", "readOnly"}], "ulimits":
 [{"name", "softLimit", "hardLimit"}], "user": "uid[:gid]" or null, "argv":
 [...]}. It bind-mounts every source over its target (read-only when asked),
 applies the ulimits, switches to the taskdef's numeric `user` (no
-supplementary groups; gid = uid unless given), and execs argv (looked up in $PATH, which the image mapping sets), keeping its
-PID: the sandbox's signals reach the container's command directly. A
-failure before the exec exits 127, like a container that cannot start.
+supplementary groups; gid = uid unless given), and execs argv (looked up
+in $PATH, which the image mapping sets), keeping its PID: the sandbox's
+signals reach the container's command directly. A failure before the exec
+exits 127, like a container that cannot start.
 """
 import json
 import os

@@ -101,7 +101,7 @@ def login(consul: Consul, creds: dict) -> str:
 
 
 def fetch_registration(consul: Consul, node: str, proxy_id: str) -> dict:
-    flt = urllib.parse.quote('ID == "%s"' % proxy_id)
+    flt = urllib.parse.quote(f'ID == "{proxy_id}"')
     body = consul.call("GET", f"/v1/catalog/node-services/{urllib.parse.quote(node, safe='')}?filter={flt}")
     for svc in (body or {}).get("Services") or []:
         if svc.get("ID") == proxy_id:
@@ -154,7 +154,7 @@ def serve_readiness(public: tuple[str, int] | None, ready: tuple[str, int], stop
         try:
             conn, _ = srv.accept()
             conn.close()
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             continue
     srv.close()
 
@@ -165,7 +165,7 @@ def run_gateway(reg: dict, envoy: dict) -> int:
         "gateway traffic is not proxied in the sandbox (the built-in proxy cannot be a gateway)")
     stop = threading.Event()
 
-    def on_signal(signum, frame):  # noqa: ANN001
+    def on_signal(signum, frame):
         log(f"signal {signum}: stopping")
         stop.set()
 
@@ -229,7 +229,7 @@ def main() -> int:
         env = dict(os.environ, CONSUL_HTTP_TOKEN=consul.token)  # not in argv: ps shows argv
         child = subprocess.Popen(argv, env=env)
 
-        def forward(signum, frame):  # noqa: ANN001
+        def forward(signum, frame):
             if child.poll() is None:
                 child.send_signal(signum)
 

@@ -30,13 +30,10 @@ import textwrap
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from ecs_sandbox import kill_all_sessions, leftover_processes  # noqa: E402
-from mesh import MeshSandbox  # noqa: E402
-from scenario import Scenario  # noqa: E402
-from taskdefs import Timings  # noqa: E402
+from consul_ecs_testbed.sandbox.ecs_sandbox import kill_all_sessions, leftover_processes
+from consul_ecs_testbed.sandbox.mesh import MeshSandbox
+from consul_ecs_testbed.sandbox.scenario import Scenario
+from consul_ecs_testbed.sandbox.taskdefs import Timings
 
 COLOR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
@@ -180,8 +177,9 @@ def run(args: argparse.Namespace) -> int:
 
         out.section("3. Mesh tasks: 3 x server, 1 x client; 1 x terminating gateway")
         sv = sb.task_definitions[sb.outputs["ecs_services"]["server"]]
-        order = ", ".join(f"{c.name}" + (f" (after {', '.join(f'{d.container_name} {d.condition}' for d in c.depends_on)})"
-                                         if c.depends_on else "") for c in sv.containers)
+        def after(c) -> str:
+            return f" (after {', '.join(f'{d.container_name} {d.condition}' for d in c.depends_on)})"
+        order = ", ".join(c.name + (after(c) if c.depends_on else "") for c in sv.containers)
         out.say(f"containers, as the task definition says: {order}")
         sc.boot_tasks(3)
         out.say(green("all tasks registered in Consul with passing checks"))
@@ -277,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         emit("\ninterrupted")
         ok = ok and args.keep
-    except Exception as e:  # noqa: BLE001 - show, clean up, keep the logs
+    except Exception as e:
         emit(red(f"\nsandbox error: {type(e).__name__}: {e}"))
         if os.environ.get("SANDBOX_TRACEBACK"):
             traceback.print_exc()

@@ -39,16 +39,21 @@ echo "build-consul: building Consul v$VERSION (takes a few minutes on 2 cores; l
 # -mod=readonly: go.sum is committed and must already be complete; a missing
 # entry is an error rather than a silent network resolution.
 # CGO off: the test bed needs no cgo and this keeps the binary self-contained.
+# shellcheck source=lib/progress.sh
+source "$ROOT/scripts/lib/progress.sh"
 TMP_OUT="$OUT.tmp.$$"
 trap 'rm -f "$TMP_OUT"' EXIT
-(
-  cd "$MODDIR"
-  export CGO_ENABLED=0
-  export GOFLAGS="-mod=readonly -buildvcs=false"
-  start=$(date +%s)
-  go build -trimpath -ldflags=-s -o "$TMP_OUT" github.com/hashicorp/consul
-  echo "build took $(( $(date +%s) - start ))s"
-) >"$LOG" 2>&1 || {
+build() {
+  (
+    cd "$MODDIR"
+    export CGO_ENABLED=0
+    export GOFLAGS="-mod=readonly -buildvcs=false"
+    start=$(date +%s)
+    go build -trimpath -ldflags=-s -o "$TMP_OUT" github.com/hashicorp/consul
+    echo "build took $(( $(date +%s) - start ))s"
+  ) >"$LOG" 2>&1
+}
+with_heartbeat "build-consul: building Consul v$VERSION" build || {
   echo "build-consul: go build failed; last lines of $LOG:" >&2
   tail -n 40 "$LOG" >&2
   exit 1

@@ -37,6 +37,8 @@ for arg in "$@"; do
   esac
 done
 
+# shellcheck source=lib/progress.sh
+source "$ROOT/scripts/lib/progress.sh"
 say() { echo "build-terraform: $*" >&2; }
 die() { say "$*"; exit 1; }
 
@@ -111,7 +113,10 @@ go_build() {
   say "building $name (log: $log)"
   start=$(date +%s)
   mkdir -p "$(dirname "$out")"
-  if ! (cd "$dir" && nice -n 10 go build -trimpath -ldflags="$ldflags" -o "$out.tmp.$$" "$pkg") >"$log" 2>&1; then
+  # A minute-by-minute line: these builds take minutes and print nothing.
+  if ! with_heartbeat "build-terraform: building $name" \
+       bash -c 'cd "$1" && nice -n 10 go build -trimpath -ldflags="$2" -o "$3" "$4" >"$5" 2>&1' _ \
+       "$dir" "$ldflags" "$out.tmp.$$" "$pkg" "$log"; then
     rm -f "$out.tmp.$$"
     say "go build of $name failed; last lines of $log:"
     tail -n 40 "$log" >&2

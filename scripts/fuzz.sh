@@ -6,6 +6,8 @@
 #   scripts/fuzz.sh --seconds 20        short run (make test does this)
 #   scripts/fuzz.sh config ecs_api      only these targets
 #
+# FUZZ_BUILD_DIR: the clang build to use (default build-fuzz; configured here
+# when it has no CMake cache yet).
 # Corpus: build-fuzz/corpus/<target>/ (kept between runs, so it grows), seeded
 # from tests/testdata (configs, task metadata) and fuzz/seeds/<target>/.
 # Crashes: build-fuzz/artifacts/<target>/ (crash-*, leak-*, timeout-*), and
@@ -32,7 +34,7 @@ if ((${#TARGETS[@]} == 0)); then
 fi
 
 command -v clang++ >/dev/null || { echo "fuzz.sh: clang++ missing (scripts/setup.sh installs it)" >&2; exit 1; }
-BUILD=build-fuzz
+BUILD="${FUZZ_BUILD_DIR:-build-fuzz}"  # make test shares its clang sanitizer build (build-sanitize)
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 if [[ ! -f $BUILD/CMakeCache.txt ]]; then
   CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

@@ -51,7 +51,8 @@ bool allowed_plain_http_host(const std::string& host) {
 
 std::string read_token_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw CredentialsError(std::string("cannot read the file named by ") + kAuthTokenFileEnv + " (" + path + ")");
+  if (!in)
+    throw CredentialsError(std::string("cannot read the file named by ") + kAuthTokenFileEnv + " (" + path + ")");
   std::ostringstream content;
   content << in.rdbuf();
   std::string token = content.str();
@@ -167,9 +168,11 @@ Credentials parse_container_credentials(std::string_view json_text) {
       if (required) throw CredentialsError(std::string("container credentials response has no ") + name);
       return {};
     }
-    if (!it->is_string()) throw CredentialsError(std::string("container credentials response: ") + name + " is not a string");
+    if (!it->is_string())
+      throw CredentialsError(std::string("container credentials response: ") + name + " is not a string");
     std::string value = it->get<std::string>();
-    if (required && value.empty()) throw CredentialsError(std::string("container credentials response has an empty ") + name);
+    if (required && value.empty())
+      throw CredentialsError(std::string("container credentials response has an empty ") + name);
     return value;
   };
   Credentials credentials;
@@ -195,12 +198,12 @@ CredentialsProvider::CredentialsProvider(Options options) : options_(std::move(o
   if (!options_.transport) options_.transport = default_transport();
 }
 
-Credentials CredentialsProvider::get() {
+Credentials CredentialsProvider::get(const signals::StopFlag* cancel) {
   std::lock_guard lock(mutex_);
   const auto now = options_.clock();
   if (cached_ && now < refresh_at_) return *cached_;
   try {
-    Credentials fresh = fetch_locked();
+    Credentials fresh = fetch_locked(cancel);
     if (fresh.expiration) {
       refresh_at_ = *fresh.expiration - kRefreshBeforeExpiry;
       log::debug("fetched AWS credentials from {}, expiring {}", source_locked(), format_time(*fresh.expiration));
@@ -234,14 +237,10 @@ std::string CredentialsProvider::source() {
 
 std::string CredentialsProvider::source_locked() const {
   switch (source_) {
-    case Source::Environment:
-      return "environment variables";
-    case Source::ContainerRelative:
-      return std::string("container credentials endpoint (") + kRelativeUriEnv + ")";
-    case Source::ContainerFull:
-      return std::string("container credentials endpoint (") + kFullUriEnv + ")";
-    case Source::Unresolved:
-      break;
+    case Source::Environment: return "environment variables";
+    case Source::ContainerRelative: return std::string("container credentials endpoint (") + kRelativeUriEnv + ")";
+    case Source::ContainerFull: return std::string("container credentials endpoint (") + kFullUriEnv + ")";
+    case Source::Unresolved: break;
   }
   return "unresolved";
 }
@@ -269,7 +268,7 @@ void CredentialsProvider::resolve_source_locked() {
   }
 }
 
-Credentials CredentialsProvider::fetch_locked() {
+Credentials CredentialsProvider::fetch_locked(const signals::StopFlag* cancel) {
   resolve_source_locked();
   if (source_ == Source::Environment) {
     Credentials credentials;
@@ -278,14 +277,15 @@ Credentials CredentialsProvider::fetch_locked() {
     credentials.session_token = options_.env(kSessionTokenEnv).value_or("");
     return credentials;
   }
-  return fetch_container_locked();
+  return fetch_container_locked(cancel);
 }
 
-Credentials CredentialsProvider::fetch_container_locked() {
+Credentials CredentialsProvider::fetch_container_locked(const signals::StopFlag* cancel) {
   const auto& env = options_.env;
   http::Request request;
   request.method = "GET";
   request.timeout = options_.timeout;
+  request.cancel = cancel;
   std::string origin;  // names the endpoint in errors: variable and host, never the path or token
 
   if (source_ == Source::ContainerRelative) {

@@ -60,9 +60,9 @@ std::chrono::system_clock::time_point parse_rfc3339(std::string_view text);
 class CredentialsProvider {
  public:
   struct Options {
-    EnvLookup env;          // default: process_env()
-    Clock clock;            // default: system_clock::now
-    Transport transport;    // default: default_transport()
+    EnvLookup env;        // default: process_env()
+    Clock clock;          // default: system_clock::now
+    Transport transport;  // default: default_transport()
     std::chrono::milliseconds timeout{5000};
   };
 
@@ -72,8 +72,9 @@ class CredentialsProvider {
   // Current credentials. Fetches on first use and refreshes when the cached
   // ones expire within kRefreshBeforeExpiry; if a refresh fails while the
   // cached credentials are still valid, they are returned and a warning is
-  // logged. Thread-safe. Throws CredentialsError.
-  Credentials get();
+  // logged. Thread-safe. Throws CredentialsError. `cancel` set: a fetch
+  // fails once that flag is set.
+  Credentials get(const signals::StopFlag* cancel = nullptr);
 
   // Where the credentials come from, e.g. "environment variables"; for logs.
   std::string source();
@@ -82,8 +83,8 @@ class CredentialsProvider {
   enum class Source { Unresolved, Environment, ContainerRelative, ContainerFull };
 
   void resolve_source_locked();
-  Credentials fetch_locked();
-  Credentials fetch_container_locked();
+  Credentials fetch_locked(const signals::StopFlag* cancel);
+  Credentials fetch_container_locked(const signals::StopFlag* cancel);
   std::string source_locked() const;
 
   Options options_;

@@ -15,9 +15,7 @@ namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
-std::string percent_encode(std::string_view in, bool keep_slash) {
-  return http::url_encode(in, keep_slash ? "/" : "");
-}
+std::string percent_encode(std::string_view in, bool keep_slash) { return http::url_encode(in, keep_slash ? "/" : ""); }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -296,11 +294,11 @@ SigningResult sign(SigningRequest& request, const Credentials& credentials, std:
   if (region.empty() || service.empty()) throw std::invalid_argument("cannot sign: region and service are required");
 
   auto& headers = request.headers;
-  headers.erase(std::remove_if(headers.begin(), headers.end(),
-                               [](const auto& h) { return iequals(h.first, "Authorization"); }),
-                headers.end());
-  const bool has_host =
-      std::any_of(headers.begin(), headers.end(), [](const auto& h) { return iequals(h.first, "Host"); });
+  headers.erase(
+      std::remove_if(headers.begin(), headers.end(), [](const auto& h) { return iequals(h.first, "Authorization"); }),
+      headers.end());
+  const bool has_host = std::any_of(headers.begin(), headers.end(),
+                                    [](const auto& h) { return iequals(h.first, "Host"); });
   if (!has_host) headers.insert(headers.begin(), {"Host", split_url(request.url).host});
 
   const std::string date = amz_date(now);

@@ -77,8 +77,8 @@ std::string hex(const unsigned char* data, std::size_t size);
 // Parts of an absolute URL, as the signer sees them.
 struct UrlParts {
   std::string scheme;
-  std::string host;  // authority without user info; default port (80/443) dropped
-  std::string path;  // "/" when the URL has none
+  std::string host;   // authority without user info; default port (80/443) dropped
+  std::string path;   // "/" when the URL has none
   std::string query;  // without '?'
 };
 // Throws std::invalid_argument when `url` is not absolute (scheme://host...).

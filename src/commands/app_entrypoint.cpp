@@ -13,31 +13,31 @@
 namespace consulecs::commands {
 
 int run_app_entrypoint(const Args& raw_args) {
-  cli::FlagSet flags{"Usage: consul-ecs app-entrypoint [options] <command> [args...]\n"
-                     "  Runs the command; on SIGTERM keeps it running for -shutdown-delay, then\n"
-                     "  sends it SIGTERM. Other signals are forwarded at once. The flags end at the\n"
-                     "  first non-flag argument or at --; what follows is the command, as given."};
+  cli::FlagSet flags{
+      "Usage: consul-ecs app-entrypoint [options] <command> [args...]\n"
+      "  Runs the command; on SIGTERM keeps it running for -shutdown-delay, then\n"
+      "  sends it SIGTERM. Other signals are forwarded at once. The flags end at the\n"
+      "  first non-flag argument or at --; what follows is the command, as given."};
   std::chrono::milliseconds delay{0};
   flags.add_duration("shutdown-delay", &delay,
                      "Keep the application running this long after SIGTERM (Go duration, e.g. \"10s\")");
-  auto started = start_wrapped_command(flags, raw_args, "app-entrypoint");
+  auto started = start_wrapped_command(flags, raw_args, "");
   if (const int* code = std::get_if<int>(&started)) return *code;
   process::Child& child = std::get<process::Child>(started);
   std::optional<std::chrono::steady_clock::time_point> terminate_at;
   const int code = process::supervise(
       child,
       [&] {
-        log::info("received SIGTERM, waiting {} ms before terminating the application", delay.count());
+        // The reference's words; it says nothing when there is no delay.
+        if (delay.count() > 0) {
+          log::info("received sigterm. waiting {} before terminating application.", process::format_duration(delay));
+        }
         terminate_at = std::chrono::steady_clock::now() + delay;
       },
-      [&] { return terminate_at && std::chrono::steady_clock::now() >= *terminate_at; });
-  if (const int sig = child.term_signal(); sig != 0) {
-    // Go's ProcessState.ExitCode() is -1 for a signal, so the reference exits 255.
-    log::info("application killed by signal {}", sig);
-    return kExitKilledBySignal;
-  }
-  log::info("application exited with code {}", code);
-  return code;
+      [&] { return terminate_at && std::chrono::steady_clock::now() >= *terminate_at; },
+      "error sending sigterm to application");
+  // Go's ProcessState.ExitCode() is -1 for a signal, so the reference exits 255.
+  return child.term_signal() != 0 ? kExitKilledBySignal : code;
 }
 
 }  // namespace consulecs::commands

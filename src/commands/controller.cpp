@@ -106,7 +106,7 @@ int Controller::run() {
     settings = controller::make_settings(cfg_, task);
     region = aws::resolve_region(std::nullopt, task.task_arn);
   } catch (const config::ConfigError& e) {
-    log::error("invalid config: {}", e.what());
+    log_config_errors(e, "", config::SchemaVersion::k0_10_0);
     return 1;
   } catch (const std::exception& e) {
     log::error("{}", e.what());

@@ -9,11 +9,11 @@
 namespace consulecs::commands {
 
 struct TopLevel {
-  bool help = false;       // -h, -help or --help before the command
-  bool version = false;    // -v, -version or --version before the command
-  Args unknown_flags;      // any other -flag before the command
-  std::string command;     // first argument not starting with '-'; empty if none
-  Args command_args;       // everything after it, untouched
+  bool help = false;     // -h, -help or --help before the command
+  bool version = false;  // -v, -version or --version before the command
+  Args unknown_flags;    // any other -flag before the command
+  std::string command;   // first argument not starting with '-'; empty if none
+  Args command_args;     // everything after it, untouched
 };
 
 // Scans the arguments after the program name up to the command (or `--`).

@@ -1,6 +1,7 @@
 // net-dial runs every few seconds as a container health check, so it does
 // the minimum: resolve, one non-blocking connect with a deadline, exit.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -10,9 +11,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
-#include <fcntl.h>
 #include <string>
+#include <vector>
 
 #include "commands/command.h"
 #include "commands/common.h"

@@ -86,13 +86,8 @@ std::map<std::string, mesh::HealthSync::State> held_check_states(const json& nod
   return held;
 }
 
-std::string proxy_service_path(const mesh::TaskRegistrations& regs) {
-  const std::string filter = "ID == \"" + regs.proxy.service_id + "\"";
-  std::string path = "/v1/catalog/node-services/" + http::url_encode(regs.node, ":/@") +
-                     "?merge-central-config&filter=" + http::url_encode(filter);
-  http::add_query_param(path, "ns", regs.ns);
-  http::add_query_param(path, "partition", regs.partition);
-  return path;
+consul::Request proxy_service_read(const mesh::TaskRegistrations& regs) {
+  return consul::node_service_merged(regs.node, regs.proxy.service_id, regs.ns, regs.partition);
 }
 
 tproxy::ProxyFacts proxy_facts(const json& node_services, const std::string& proxy_id) {
@@ -173,21 +168,13 @@ std::chrono::milliseconds env_duration(const char* name, std::chrono::millisecon
   return fallback;
 }
 
-bool message_has(const std::exception& error, std::string_view text) {
-  return std::string_view(error.what()).find(text) != std::string_view::npos;
-}
-
 // The token is gone: the controller deleted the login token of a task ECS
 // reports stopped, an operator deleted it, or Consul lost its data.
-bool token_deleted(const consul::ApiError& error) {
-  return error.status() == 403 && message_has(error, "ACL not found");
-}
+bool token_deleted(const consul::ApiError& error) { return error.acl_not_found(); }
 
 // The service instance is not in the catalog: a check write answers
 // "Unknown service ID", a deregistration "Unknown service" / "Unknown node".
-bool registration_unknown(const consul::ApiError& error) {
-  return message_has(error, "Unknown service") || message_has(error, "Unknown node");
-}
+bool registration_unknown(const consul::ApiError& error) { return error.unknown_service() || error.unknown_node(); }
 
 class Stopped : public std::exception {
  public:
@@ -485,7 +472,7 @@ void TaskAgent::login() {
 }
 
 void TaskAgent::login_once() {
-  const auto token = consul::login_with_iam(*consul_, cfg_, task_, *credentials_);
+  const auto token = consul_->login(consul::iam_login_request(cfg_, task_, *credentials_));
   token_ = token.secret_id;
   accessor_id_ = token.accessor_id;
   logged_in_ = true;
@@ -541,7 +528,7 @@ void TaskAgent::find_registrations() {
   proxy_ = Presence::unknown;
   sync_->invalidate_all();
   const auto held = retry("reading the checks mesh-init registered", [&] {
-    return held_check_states(consul_->call("GET", mesh::verification_path(regs_)), sync_->checks());
+    return held_check_states(consul_->send(mesh::verification_read(regs_)), sync_->checks());
   });
   sync_->assume(held);
   auto presence_of = [&](const std::string& service_id) {
@@ -565,7 +552,7 @@ void TaskAgent::find_registrations() {
 void TaskAgent::upsert_service_defaults() {
   const std::string& name = regs_.service->service_name;
   const bool written = retry("writing the service-defaults config entry of " + name,
-                             [&] { return consul::upsert_service_defaults(*consul_, name, cfg_); });
+                             [&] { return consul::upsert_service_defaults(consul_->as_call(), name, cfg_); });
   if (written) {
     log::info("wrote the service-defaults config entry of {} (passive health check)", name);
   } else {
@@ -636,7 +623,7 @@ std::vector<tproxy::Rule> TaskAgent::redirection_rules() {
   // The rules follow the proxy as Consul holds it, central config merged in
   // (a proxy-defaults bind_port or outbound listener port counts).
   const auto facts = retry("reading the proxy service from Consul", [&] {
-    return proxy_facts(consul_->call("GET", proxy_service_path(regs_)), regs_.proxy.service_id);
+    return proxy_facts(consul_->send(proxy_service_read(regs_)), regs_.proxy.service_id);
   });
   return tproxy::build_rules(tproxy::settings_for(cfg_, facts));
 }
@@ -800,7 +787,7 @@ bool TaskAgent::reregister() {
 void TaskAgent::verify() {
   next_verify_ = Clock::now() + verify_interval_;
   try {
-    const auto answer = consul_->call("GET", mesh::verification_path(regs_));
+    const auto answer = consul_->send(mesh::verification_read(regs_));
     const auto result = mesh::verify_checks(answer, sync_->checks(), sync_->statuses());
     verify_failures_.succeeded();
     for (const auto& id : result.drifted) {

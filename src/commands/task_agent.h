@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/config.h"
+#include "consul/request.h"
 #include "ecs/task_metadata.h"
 #include "mesh/health_sync.h"
 #include "mesh/registration.h"
@@ -49,16 +50,16 @@ void explain_app_gate(nlohmann::json& registration, const std::vector<mesh::Sync
                       const std::string& unhealthy_app);
 
 // The check statuses Consul holds for `checks` in the answer of the
-// verification read (mesh::verification_path): check ID -> status/output.
+// verification read (mesh::verification_read): check ID -> status/output.
 // Checks Consul does not hold are absent from the result.
 std::map<std::string, mesh::HealthSync::State> held_check_states(const nlohmann::json& node_checks,
                                                                  const std::vector<mesh::SyncedCheck>& checks);
 
-// GET path of the proxy service as Consul's catalog holds it, central config
+// The read of the proxy service as Consul's catalog holds it, central config
 // merged in (what the reference reads before building the iptables rules).
-std::string proxy_service_path(const mesh::TaskRegistrations& regs);
+consul::Request proxy_service_read(const mesh::TaskRegistrations& regs);
 
-// ProxyFacts from the answer of proxy_service_path (a /v1/catalog/node-services
+// ProxyFacts from the answer of proxy_service_read (a catalog node-services
 // answer). Throws std::runtime_error when the proxy is not in it.
 tproxy::ProxyFacts proxy_facts(const nlohmann::json& node_services, const std::string& proxy_id);
 

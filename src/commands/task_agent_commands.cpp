@@ -19,7 +19,7 @@ struct AgentCommand {
   const char* usage;
   AgentMode mode;
   config::SchemaVersion schema;
-  bool config_file_flag;  // control-plane's -config-file; the v0.10 commands take no flags, as the reference
+  bool config_file_flag;  // -config-file (ours; the reference reads CONSUL_ECS_CONFIG_JSON only)
 };
 
 int run_agent_command(const AgentCommand& command, const Args& raw_args) {
@@ -52,20 +52,20 @@ int run_control_plane(const Args& args) {
 }
 
 int run_mesh_init(const Args& args) {
-  return run_agent_command({"Usage: consul-ecs mesh-init\n"
+  return run_agent_command({"Usage: consul-ecs mesh-init [options]\n"
                             "  Registers this ECS task in the Consul service mesh, writes the files\n"
                             "  consul-dataplane needs to the bootstrap directory, and exits.\n"
-                            "  Config comes from CONSUL_ECS_CONFIG_JSON (the v0.10.0 schema).",
-                            AgentMode::mesh_init, config::SchemaVersion::k0_10_0, false},
+                            "  Config comes from CONSUL_ECS_CONFIG_JSON or -config-file (the v0.10.0 schema).",
+                            AgentMode::mesh_init, config::SchemaVersion::k0_10_0, true},
                            args);
 }
 
 int run_health_sync(const Args& args) {
-  return run_agent_command({"Usage: consul-ecs health-sync\n"
+  return run_agent_command({"Usage: consul-ecs health-sync [options]\n"
                             "  Syncs the ECS health of this task's containers into the Consul checks\n"
                             "  mesh-init registered, and deregisters the task when it stops.\n"
-                            "  Config comes from CONSUL_ECS_CONFIG_JSON (the v0.10.0 schema).",
-                            AgentMode::health_sync, config::SchemaVersion::k0_10_0, false},
+                            "  Config comes from CONSUL_ECS_CONFIG_JSON or -config-file (the v0.10.0 schema).",
+                            AgentMode::health_sync, config::SchemaVersion::k0_10_0, true},
                            args);
 }
 

@@ -16,9 +16,8 @@ int run_version(const Args& args) {
                  "  Prints \"consul-ecs v<version>\" then the git commit and build, or one JSON object.\n");
     return 0;
   }
-  const bool json = std::find_if(args.begin(), args.end(), [](const std::string& a) {
-                      return a == "-json" || a == "--json";
-                    }) != args.end();
+  const bool json = std::find_if(args.begin(), args.end(),
+                                 [](const std::string& a) { return a == "-json" || a == "--json"; }) != args.end();
   if (json) {
     std::printf("{\"version\":\"%s\",\"revision\":\"%s\",\"buildType\":\"%s\",\"compiler\":\"%s\"}\n",
                 CONSUL_ECS_VERSION, CONSUL_ECS_GIT_COMMIT, CONSUL_ECS_BUILD_TYPE, CONSUL_ECS_COMPILER);

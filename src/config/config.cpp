@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "config/json_path.h"
 #include "config/schema_validator.h"
 #include "util/json_parse.h"
 
@@ -312,10 +313,9 @@ Expose read_expose(Reader& r, const json& j, const std::string& p) {
       } else if (!item.is_object()) {
         r.fail(ip, fmt::format("must be object, got {}", json_type_name(item)));
       } else {
-        out.paths.push_back(ExposePath{r.port(item, "listenerPort", ip).value_or(0),
-                                       r.string(item, "path", ip).value_or(""),
-                                       r.port(item, "localPathPort", ip).value_or(0),
-                                       r.string(item, "protocol", ip).value_or("")});
+        out.paths.push_back(
+            ExposePath{r.port(item, "listenerPort", ip).value_or(0), r.string(item, "path", ip).value_or(""),
+                       r.port(item, "localPathPort", ip).value_or(0), r.string(item, "protocol", ip).value_or("")});
       }
     }
   }
@@ -380,14 +380,6 @@ Config read_config(Reader& r, const json& j) {
   return out;
 }
 
-// True when `path` is `reported` or lies inside it: the schema error already
-// explains the problem, so the reader's echo of it is dropped.
-bool covered_by(const std::string& path, const std::string& reported) {
-  if (reported.empty() || path == reported) return true;
-  return path.size() > reported.size() && path.compare(0, reported.size(), reported) == 0 &&
-         (path[reported.size()] == '.' || path[reported.size()] == '[');
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -399,8 +391,7 @@ std::string non_empty_or(const std::optional<std::string>& value, std::string_vi
 }
 
 TlsSettings resolve_tls(const ConsulServers& s, const std::optional<bool>& tls,
-                        const std::optional<std::string>& ca_cert_file,
-                        const std::optional<std::string>& server_name) {
+                        const std::optional<std::string>& ca_cert_file, const std::optional<std::string>& server_name) {
   const TlsDefaults defaults = s.defaults.value_or(TlsDefaults{});
   return TlsSettings{tls.value_or(defaults.tls.value_or(true)),
                      non_empty_or(ca_cert_file, defaults.ca_cert_file.value_or("")),
@@ -436,7 +427,7 @@ Config load_config(std::string_view json_text, SchemaVersion schema) {
   cfg.schema = schema;
   for (auto& e : reader.errors) {
     const bool known = std::any_of(errors.begin(), errors.end(),
-                                   [&](const ValidationError& s) { return covered_by(e.path, s.path); });
+                                   [&](const ValidationError& s) { return path_within(e.path, s.path); });
     if (!known) errors.push_back(std::move(e));
   }
   if (!errors.empty()) {
@@ -463,8 +454,8 @@ Config load_config_from_env_or_file(const std::string& file_path, SchemaVersion 
   }
   const char* env = std::getenv(std::string(kConfigEnvVar).c_str());
   if (env == nullptr || *env == '\0') {
-    throw ConfigError({fmt::format("no configuration: set the {} environment variable or pass -config-file",
-                                   kConfigEnvVar)});
+    throw ConfigError(
+        {fmt::format("no configuration: set the {} environment variable or pass -config-file", kConfigEnvVar)});
   }
   return load_config(env, schema);
 }
@@ -571,8 +562,8 @@ bool network_resilience_enabled(const Config& cfg) {
 }
 
 OutlierDetection outlier_detection(const Config& cfg) {
-  const std::optional<OutlierDetection>& given =
-      cfg.service && cfg.service->network_resilience ? cfg.service->network_resilience->outlier_detection
+  const std::optional<OutlierDetection>& given = cfg.service && cfg.service->network_resilience
+                                                     ? cfg.service->network_resilience->outlier_detection
                                                      : std::nullopt;
   if (!given) {
     OutlierDetection out;

@@ -157,7 +157,7 @@ struct Expose {
 };
 
 struct Proxy {
-  std::optional<nlohmann::json> config;  // opaque object, passed through to Consul
+  std::optional<nlohmann::json> config;              // opaque object, passed through to Consul
   std::optional<std::string> local_service_address;  // never empty: "" reads as unset
   std::optional<int> public_listener_port;
   std::optional<int> health_check_port;
@@ -249,7 +249,7 @@ bool login_enabled(const Config& cfg);
 std::string login_method(const Config& cfg);  // "iam-ecs-service-token" when unset or empty
 bool login_include_entity(const Config& cfg);
 
-std::string iam_role_path(const Config& cfg);         // "/consul-ecs/" when unset or empty
+std::string iam_role_path(const Config& cfg);  // "/consul-ecs/" when unset or empty
 bool partitions_enabled(const Config& cfg);
 std::string controller_partition(const Config& cfg);  // "default" when unset or empty
 
@@ -273,9 +273,9 @@ std::string gateway_name(const Config& cfg, std::string_view task_family);
 std::string registration_namespace(const Config& cfg);
 std::string registration_partition(const Config& cfg);
 
-int public_listener_port(const Config& cfg);      // 20000 when unset or 0
-int proxy_health_check_port(const Config& cfg);   // 22000 when unset or 0
-int gateway_health_check_port(const Config& cfg); // 22000 when unset or 0
+int public_listener_port(const Config& cfg);       // 20000 when unset or 0
+int proxy_health_check_port(const Config& cfg);    // 22000 when unset or 0
+int gateway_health_check_port(const Config& cfg);  // 22000 when unset or 0
 
 // ---- v0.10 (always off for a config validated against v0.7.3) ----
 

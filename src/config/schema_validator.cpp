@@ -10,14 +10,18 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
+#include <cctype>
 #include <map>
 #include <numeric>
 #include <optional>
 #include <regex>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
+#include <vector>
+
+#include "config/json_path.h"
 
 namespace consulecs::config {
 namespace {
@@ -25,16 +29,18 @@ namespace {
 using nlohmann::json;
 
 // Draft-07 assertions we do not implement: refusing them beats silently
-// accepting documents the reference would reject.
+// accepting documents the reference would reject. (A table: clang-format
+// would put one name per line.)
+// clang-format off
 const std::set<std::string, std::less<>> kUnsupportedKeywords = {
-    "$ref",     "allOf",         "anyOf",         "oneOf",    "not",
-    "if",       "then",          "else",          "const",    "multipleOf",
-    "exclusiveMinimum", "exclusiveMaximum", "minItems", "maxItems", "contains",
-    "additionalItems",  "minProperties",    "maxProperties", "dependencies",
-    "propertyNames"};
+    "$ref",             "allOf",            "anyOf",         "oneOf",        "not",
+    "if",               "then",             "else",          "const",        "multipleOf",
+    "exclusiveMinimum", "exclusiveMaximum", "minItems",      "maxItems",     "contains",
+    "additionalItems",  "minProperties",    "maxProperties", "dependencies", "propertyNames"};
+// clang-format on
 
-const std::set<std::string, std::less<>> kTypeNames = {
-    "null", "boolean", "integer", "number", "string", "array", "object"};
+const std::set<std::string, std::less<>> kTypeNames = {"null",   "boolean", "integer", "number",
+                                                       "string", "array",   "object"};
 
 // Human wording for patterns the consul-ecs schemas use; others are quoted.
 std::string describe_pattern(const std::string& pattern) {
@@ -56,24 +62,10 @@ bool matches_everything(const std::string& pattern) { return pattern.empty() || 
   throw std::invalid_argument(fmt::format("schema {}: {}", where.empty() ? "(root)" : where, problem));
 }
 
-bool is_identifier(std::string_view key) {
-  return !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-  });
-}
-
 // minLength counts Unicode code points, not bytes.
 std::size_t code_points(const std::string& s) {
   return static_cast<std::size_t>(
       std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-bool is_integer_valued(const json& v) {
-  if (v.is_number_integer()) return true;  // covers unsigned too
-  if (!v.is_number_float()) return false;
-  const double d = v.get<double>();
-  return std::isfinite(d) && std::trunc(d) == d;
 }
 
 bool has_type(const json& value, std::string_view type) {
@@ -95,34 +87,44 @@ std::string join_alternatives(const std::vector<std::string>& items) {
   return out + " or " + items.back();
 }
 
+// One insertion, deletion, substitution or swap of two neighbours turns one
+// into the other (the typos a hand-written key gets).
+bool one_edit_apart(std::string_view a, std::string_view b) {
+  if (a == b) return false;
+  if (a.size() > b.size()) std::swap(a, b);
+  if (b.size() - a.size() > 1) return false;
+  std::size_t i = 0;
+  while (i < a.size() && a[i] == b[i]) ++i;
+  if (a.size() < b.size()) return a.substr(i) == b.substr(i + 1);
+  if (a.substr(i + 1) == b.substr(i + 1)) return true;
+  return i + 1 < a.size() && a[i] == b[i + 1] && a[i + 1] == b[i] && a.substr(i + 2) == b.substr(i + 2);
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// " (did you mean "bootstrapDir"?)" when `key` is a typo of a known property.
+// Keys under three letters are one edit from nearly anything: no guess.
+std::string did_you_mean(std::string_view key, const json* properties) {
+  if (properties == nullptr) return {};
+  constexpr std::size_t kShortest = 3;
+  std::vector<std::string> near;
+  for (const auto& [known, _] : properties->items()) {
+    const bool typo = std::min(key.size(), known.size()) >= kShortest && one_edit_apart(key, known);
+    if (typo || (key != known && equal_ignoring_case(key, known))) {
+      near.push_back(json(known).dump());
+    }
+  }
+  return near.empty() ? std::string() : fmt::format(" (did you mean {}?)", join_alternatives(near));
+}
+
 }  // namespace
 
 std::string ValidationError::to_string() const {
   return fmt::format("{}: {}", path.empty() ? "(root)" : path, message);
-}
-
-std::string path_key(std::string_view parent, std::string_view key) {
-  if (!is_identifier(key)) return fmt::format("{}[{}]", parent, json(std::string(key)).dump());
-  if (parent.empty()) return std::string(key);
-  return fmt::format("{}.{}", parent, key);
-}
-
-std::string path_index(std::string_view parent, std::size_t index) {
-  return fmt::format("{}[{}]", parent, index);
-}
-
-std::string_view json_type_name(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return is_integer_valued(value) ? "integer" : "number";
-    case json::value_t::string: return "string";
-    case json::value_t::array: return "array";
-    case json::value_t::object: return "object";
-    default: return "unknown";
-  }
 }
 
 struct SchemaValidator::Impl {
@@ -271,7 +273,8 @@ struct SchemaValidator::Impl {
                     std::vector<ValidationError>& out) const {
     if (auto it = s.find("required"); it != s.end()) {
       for (const auto& name : *it) {
-        if (!value.contains(name.get<std::string>())) out.push_back({path_key(path, name.get<std::string>()), "is required"});
+        if (!value.contains(name.get<std::string>()))
+          out.push_back({path_key(path, name.get<std::string>()), "is required"});
       }
     }
     const auto properties = s.find("properties");
@@ -299,15 +302,15 @@ struct SchemaValidator::Impl {
       }
       if (matched || additional == s.end()) continue;
       if (additional->is_boolean() && !additional->get<bool>()) {
-        out.push_back({member_path, "additional property not allowed"});
+        out.push_back({member_path, "additional property not allowed" +
+                                        did_you_mean(key, properties != s.end() ? &*properties : nullptr)});
       } else {
         check(*additional, member, member_path, out);
       }
     }
   }
 
-  void check_array(const json& s, const json& value, const std::string& path,
-                   std::vector<ValidationError>& out) const {
+  void check_array(const json& s, const json& value, const std::string& path, std::vector<ValidationError>& out) const {
     if (auto it = s.find("items"); it != s.end()) {
       for (std::size_t i = 0; i < value.size(); ++i) {
         if (!it->is_array()) {
@@ -331,8 +334,8 @@ struct SchemaValidator::Impl {
         }
       }
       if (dup) {
-        out.push_back({path, fmt::format("items must be unique, but [{}] and [{}] are both {}", dup->first,
-                                         dup->second, show(value[dup->first]))});
+        out.push_back({path, fmt::format("items must be unique, but [{}] and [{}] are both {}", dup->first, dup->second,
+                                         show(value[dup->first]))});
       }
     }
   }

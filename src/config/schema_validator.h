@@ -8,7 +8,6 @@
 // make the constructor throw, so a future schema cannot be half-checked.
 #include <nlohmann/json.hpp>
 
-#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,16 +22,6 @@ struct ValidationError {
   // "path: message", with "(root)" standing for the empty path.
   std::string to_string() const;
 };
-
-// JSON path helpers shared with the typed config reader. Keys that are not
-// plain identifiers (meta keys such as "consul.hashicorp.com/x") are quoted:
-// service.meta["consul.hashicorp.com/x"].
-std::string path_key(std::string_view parent, std::string_view key);
-std::string path_index(std::string_view parent, std::size_t index);
-
-// "null", "boolean", "integer" (a number without fractional part, 1.0
-// included), "number", "string", "array" or "object".
-std::string_view json_type_name(const nlohmann::json& value);
 
 class SchemaValidator {
  public:

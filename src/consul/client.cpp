@@ -25,9 +25,9 @@ std::string Client::current_address() {
   return addresses_[next_ % addresses_.size()];
 }
 
-http::Response Client::send_with_failover(http::Request request, const std::string& path, bool with_token) {
+http::Response Client::send_with_failover(http::Request request, const std::string& path, const std::string& token) {
   std::lock_guard lock(mutex_);
-  if (with_token && !token_.empty()) request.headers.emplace_back("X-Consul-Token", token_);
+  if (!token.empty()) request.headers.emplace_back("X-Consul-Token", token);
   // Re-resolve once per call when the known addresses are exhausted, so a
   // replaced server fleet (new IPs behind the same DNS name) is picked up.
   // The second round only runs when resolving again gives other addresses:
@@ -51,7 +51,7 @@ http::Response Client::send_with_failover(http::Request request, const std::stri
       try {
         return http_.send(request);
       } catch (const http::CancelledError& e) {
-        throw UnavailableError(e.what());  // shutting down: no other server either
+        throw CancelledError(e.what());  // shutting down: no other server either
       } catch (const http::TransportError& e) {
         last_error = e.what();
         log::debug("consul server {} unreachable: {}", address, last_error);
@@ -62,64 +62,56 @@ http::Response Client::send_with_failover(http::Request request, const std::stri
   throw UnavailableError("no Consul server reachable: " + last_error);
 }
 
-nlohmann::json Client::call(const std::string& method, const std::string& path, const nlohmann::json* body) {
-  return call(method, path, body, true, config_.request_timeout);
-}
-
-nlohmann::json Client::call(const std::string& method, const std::string& path, const nlohmann::json* body,
-                            bool with_token, std::chrono::milliseconds timeout) {
-  http::Request request;
-  request.method = method;
-  request.timeout = timeout;
-  request.connect_timeout = config_.connect_timeout;
-  if (body != nullptr) {
-    request.body = body->dump();
-    request.headers.emplace_back("Content-Type", "application/json");
+nlohmann::json Client::send(const Request& request) {
+  http::Request http_request;
+  http_request.method = request.method;
+  http_request.timeout = request.timeout == Request::Timeout::login ? config_.login_timeout : config_.request_timeout;
+  http_request.connect_timeout = config_.connect_timeout;
+  http_request.cancel = request.cancel;
+  if (request.body) {
+    http_request.body = request.body->dump();
+    http_request.headers.emplace_back("Content-Type", "application/json");
   }
-  http::Response response = send_with_failover(std::move(request), path, with_token);
+  std::string token;
+  if (request.token) {
+    token = *request.token;
+  } else {
+    std::lock_guard lock(mutex_);
+    token = token_;
+  }
+  http::Response response = send_with_failover(std::move(http_request), request.path, token);
   if (response.status < 200 || response.status >= 300) {
-    std::string detail = response.body;
-    while (!detail.empty() && (detail.back() == '\n' || detail.back() == '\r')) detail.pop_back();
-    throw ApiError(response.status, method + " " + path + ": HTTP " + std::to_string(response.status) + ": " + detail);
+    throw ApiError(response.status, request.method, request.path, response.body);
   }
   if (response.body.empty()) return nullptr;
-  auto parsed = util::parse_json_or_discarded(response.body, "Consul answer to " + method + " " + path);
+  auto parsed =
+      util::parse_json_or_discarded(response.body, "Consul answer to " + request.method + " " + request.path);
   return parsed.is_discarded() ? nlohmann::json(response.body) : parsed;
 }
 
-AclToken Client::login(const LoginRequest& request) {
-  nlohmann::json body = {{"AuthMethod", request.auth_method}, {"BearerToken", request.bearer_token}};
-  if (!request.meta.empty()) body["Meta"] = request.meta;
-  std::string path = "/v1/acl/login";
-  http::add_query_param(path, "dc", request.datacenter);
-  http::add_query_param(path, "partition", request.partition);
-  // Login must not carry an existing token.
-  const nlohmann::json result = call("POST", path, &body, /*with_token=*/false, config_.login_timeout);
-  AclToken token;
-  token.accessor_id = result.value("AccessorID", "");
-  token.secret_id = result.value("SecretID", "");
-  if (token.secret_id.empty()) throw ApiError(200, "POST /v1/acl/login: response has no SecretID");
-  return token;
+Call Client::as_call() {
+  return [this](const Request& request) { return send(request); };
 }
 
-void Client::logout() { call("POST", "/v1/acl/logout"); }
-
-nlohmann::json Client::token_self() { return call("GET", "/v1/acl/token/self"); }
-
-void Client::catalog_register(const nlohmann::json& registration) { call("PUT", "/v1/catalog/register", &registration); }
-
-nlohmann::json deregistration_body(const std::string& node, const std::string& service_id, const std::string& ns,
-                                   const std::string& partition) {
-  nlohmann::json body = {{"Node", node}, {"ServiceID", service_id}};
-  if (!ns.empty()) body["Namespace"] = ns;
-  if (!partition.empty()) body["Partition"] = partition;
-  return body;
+nlohmann::json Client::call(const std::string& method, const std::string& path, const nlohmann::json* body) {
+  Request request;
+  request.method = method;
+  request.path = path;
+  if (body != nullptr) request.body = *body;
+  return send(request);
 }
+
+AclToken Client::login(const LoginRequest& request) { return parse_login_answer(send(acl_login(request))); }
+
+void Client::logout() { send(acl_logout()); }
+
+nlohmann::json Client::token_self() { return send(acl_token_self()); }
+
+void Client::catalog_register(const nlohmann::json& registration) { send(consul::catalog_register(registration)); }
 
 void Client::catalog_deregister(const std::string& node, const std::string& service_id, const std::string& ns,
                                 const std::string& partition) {
-  const nlohmann::json body = deregistration_body(node, service_id, ns, partition);
-  call("PUT", "/v1/catalog/deregister", &body);
+  send(consul::catalog_deregister(node, service_id, ns, partition));
 }
 
 }  // namespace consulecs::consul

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "consul/endpoints.h"
+#include "consul/errors.h"
+#include "consul/request.h"
 #include "http/client.h"
 
 namespace consulecs::consul {
@@ -32,49 +35,23 @@ struct ServerConfig {
   std::chrono::milliseconds login_timeout{10000};
 };
 
-// Consul answered with a non-2xx status.
-class ApiError : public std::runtime_error {
- public:
-  ApiError(long status, std::string what) : std::runtime_error(std::move(what)), status_(status) {}
-  long status() const { return status_; }
-
- private:
-  long status_;
-};
-
-// No server could be reached (every address failed at the transport level),
-// or http::cancel_in_flight() interrupted the request (no fail-over then).
-class UnavailableError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-struct LoginRequest {
-  std::string auth_method;
-  std::string bearer_token;
-  std::map<std::string, std::string> meta;
-  std::string datacenter;  // optional
-  std::string partition;   // optional (Enterprise)
-};
-
-struct AclToken {
-  std::string accessor_id;
-  std::string secret_id;
-};
-
-// Body of PUT /v1/catalog/deregister for one service instance (ns and
-// partition omitted when empty).
-nlohmann::json deregistration_body(const std::string& node, const std::string& service_id,
-                                   const std::string& ns = {}, const std::string& partition = {});
-
 class Client {
  public:
   explicit Client(ServerConfig config);
 
-  // ACL token sent with every request (X-Consul-Token); empty = none.
+  // ACL token sent with requests that do not name their own (X-Consul-Token);
+  // empty = none.
   void set_token(std::string token);
 
-  // Raw call. `path` starts with /v1/. Throws UnavailableError or ApiError.
+  // Sends `request` to the first server that answers (see the fail-over
+  // rule in client.cpp). Returns the parsed answer, null for an empty body.
+  // Throws ApiError (non-2xx), UnavailableError, CancelledError.
+  nlohmann::json send(const Request& request);
+  // `send` as a consul::Call, for code that takes one. The client must
+  // outlive it.
+  Call as_call();
+
+  // send() of a request with the client's token and no cancellation.
   nlohmann::json call(const std::string& method, const std::string& path, const nlohmann::json* body = nullptr);
 
   AclToken login(const LoginRequest& request);
@@ -89,14 +66,12 @@ class Client {
   std::string current_address();
 
  private:
-  nlohmann::json call(const std::string& method, const std::string& path, const nlohmann::json* body, bool with_token,
-                      std::chrono::milliseconds timeout);
-  http::Response send_with_failover(http::Request request, const std::string& path, bool with_token);
+  http::Response send_with_failover(http::Request request, const std::string& path, const std::string& token);
   std::string base_url(const std::string& address) const;
 
   ServerConfig config_;
   std::string token_;
-  std::mutex mutex_;  // guards addresses_, next_ and http_
+  std::mutex mutex_;  // guards token_, addresses_, next_ and http_
   std::vector<std::string> addresses_;
   size_t next_ = 0;
   http::Client http_;

@@ -5,19 +5,14 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "consul/endpoints.h"
+#include "consul/errors.h"
 #include "util/log.h"
 
 namespace consulecs::consul {
 namespace {
 
 using nlohmann::json;
-
-// `path` with the entry's namespace/partition query parameters, when set.
-std::string scoped(std::string path, const config::Config& cfg) {
-  http::add_query_param(path, "ns", config::registration_namespace(cfg));
-  http::add_query_param(path, "partition", config::registration_partition(cfg));
-  return path;
-}
 
 bool names_newer_key(const std::string& message) {
   for (const char* key : kNewerPassiveHealthCheckKeys) {
@@ -81,14 +76,16 @@ json merge_service_defaults(const std::optional<json>& existing, const std::stri
   return entry;
 }
 
-bool upsert_service_defaults(Client& client, const std::string& service, const config::Config& cfg, int attempts) {
-  const std::string get_path = scoped("/v1/config/service-defaults/" + http::url_encode(service), cfg);
+bool upsert_service_defaults(const Call& consul, const std::string& service, const config::Config& cfg,
+                             int attempts) {
+  const std::string ns = config::registration_namespace(cfg);
+  const std::string partition = config::registration_partition(cfg);
   bool drop_newer = false;
   int conflicts = 0;
   while (true) {
     std::optional<json> existing;
     try {
-      existing = client.call("GET", get_path);
+      existing = consul(config_entry("service-defaults", service, ns, partition));
     } catch (const ApiError& e) {
       if (e.status() != 404) throw;
     }
@@ -99,10 +96,9 @@ bool upsert_service_defaults(Client& client, const std::string& service, const c
       return false;
     }
     const std::uint64_t index = existing ? existing->value("ModifyIndex", std::uint64_t{0}) : 0;
-    const std::string put_path = scoped(fmt::format("/v1/config?cas={}", index), cfg);
     json answer;
     try {
-      answer = client.call("PUT", put_path, &entry);
+      answer = consul(put_config_entry_cas(entry, index, ns, partition));
     } catch (const ApiError& e) {
       // Consul < 1.22 knows only Interval, MaxFailures,
       // EnforcingConsecutive5xx and MaxEjectionPercent: keep those.

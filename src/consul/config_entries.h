@@ -7,7 +7,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "consul/client.h"
+#include "consul/request.h"
 
 namespace consulecs::consul {
 
@@ -45,7 +45,7 @@ nlohmann::json merge_service_defaults(const std::optional<nlohmann::json>& exist
 // retries, up to `attempts` times, then throws std::runtime_error. Other
 // failures propagate (ApiError, UnavailableError). Call it only when
 // config::network_resilience_enabled(cfg) (sidecar tasks, not gateways).
-bool upsert_service_defaults(Client& client, const std::string& service, const config::Config& cfg,
+bool upsert_service_defaults(const Call& consul, const std::string& service, const config::Config& cfg,
                              int attempts = 10);
 
 }  // namespace consulecs::consul

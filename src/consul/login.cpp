@@ -16,11 +16,11 @@ std::map<std::string, std::string> login_meta(const config::Config& cfg, const e
 }
 
 LoginRequest iam_login_request(const config::Config& cfg, const ecs::TaskMetadata& task,
-                               aws::CredentialsProvider& credentials) {
+                               aws::CredentialsProvider& credentials, const signals::StopFlag* cancel) {
   const config::ConsulLogin empty;
   const auto& login = cfg.consul_login ? *cfg.consul_login : empty;
   IamLoginParams params;
-  params.creds = credentials.get();
+  params.creds = credentials.get(cancel);
   params.region = aws::resolve_region(login.region, task.task_arn);
   params.sts_endpoint = login.sts_endpoint.value_or("");
   params.server_id_header_value = login.server_id_header_value.value_or("");
@@ -30,7 +30,12 @@ LoginRequest iam_login_request(const config::Config& cfg, const ecs::TaskMetadat
     // endpoint tells it; keys from the environment need one STS call.
     std::string arn = params.creds.role_arn;
     if (arn.empty()) {
-      arn = aws::get_caller_identity_arn(params.creds, params.region, params.sts_endpoint, aws::default_transport());
+      const aws::Transport transport = [cancel, send = aws::default_transport()](const http::Request& request) {
+        http::Request cancellable = request;
+        cancellable.cancel = cancel;
+        return send(cancellable);
+      };
+      arn = aws::get_caller_identity_arn(params.creds, params.region, params.sts_endpoint, transport);
     }
     bool is_user = false;
     const std::string name = entity_name_from_arn(arn, &is_user);
@@ -44,11 +49,6 @@ LoginRequest iam_login_request(const config::Config& cfg, const ecs::TaskMetadat
   request.datacenter = login.datacenter.value_or("");
   request.partition = config::registration_partition(cfg);
   return request;
-}
-
-AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::TaskMetadata& task,
-                        aws::CredentialsProvider& credentials) {
-  return client.login(iam_login_request(cfg, task, credentials));
 }
 
 }  // namespace consulecs::consul

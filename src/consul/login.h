@@ -5,8 +5,9 @@
 
 #include "aws/credentials.h"
 #include "config/config.h"
-#include "consul/client.h"
+#include "consul/endpoints.h"
 #include "ecs/task_metadata.h"
+#include "util/signals.h"
 
 namespace consulecs::consul {
 
@@ -18,11 +19,8 @@ std::map<std::string, std::string> login_meta(const config::Config& cfg, const e
 // from now) from the current credentials, the login meta, datacenter and
 // partition. Shared by our own login and the credentials mesh-init hands to
 // the dataplane. Throws on any failure, with the cause in the message.
+// `cancel` set: its AWS requests (credentials, STS) fail once it is set.
 LoginRequest iam_login_request(const config::Config& cfg, const ecs::TaskMetadata& task,
-                               aws::CredentialsProvider& credentials);
-
-// POSTs /v1/acl/login with iam_login_request(). Throws on any failure.
-AclToken login_with_iam(Client& client, const config::Config& cfg, const ecs::TaskMetadata& task,
-                        aws::CredentialsProvider& credentials);
+                               aws::CredentialsProvider& credentials, const signals::StopFlag* cancel = nullptr);
 
 }  // namespace consulecs::consul

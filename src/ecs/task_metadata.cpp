@@ -82,7 +82,8 @@ TaskMetadata parse_task_metadata(std::string_view json_text) {
   task.availability_zone = string_field(doc, "AvailabilityZone");
   task.launch_type = string_field(doc, "LaunchType");
   if (task.task_arn.empty()) throw MetadataError("task metadata has no TaskARN");
-  if (arn_parts(task.task_arn).size() != 6) throw MetadataError("task metadata TaskARN is not an ARN: " + task.task_arn);
+  if (arn_parts(task.task_arn).size() != 6)
+    throw MetadataError("task metadata TaskARN is not an ARN: " + task.task_arn);
   if (task.cluster.empty()) throw MetadataError("task metadata has no Cluster");
 
   if (auto it = doc.find("Containers"); it != doc.end() && it->is_array()) {
@@ -122,10 +123,11 @@ MetadataClient::MetadataClient(std::string base_uri) : base_uri_(std::move(base_
   while (!base_uri_.empty() && base_uri_.back() == '/') base_uri_.pop_back();
 }
 
-TaskMetadata MetadataClient::fetch_task() {
+TaskMetadata MetadataClient::fetch_task(const signals::StopFlag* cancel) {
   http::Request request;
   request.url = base_uri_ + "/task";
   request.timeout = std::chrono::milliseconds(5000);
+  request.cancel = cancel;
   http::Response response;
   try {
     response = http_.send(request);

@@ -18,7 +18,7 @@ struct ContainerHealth {
 struct Container {
   std::string name;
   std::string docker_id;
-  std::string known_status;    // PENDING, RUNNING, STOPPED, ...
+  std::string known_status;  // PENDING, RUNNING, STOPPED, ...
   std::string desired_status;
   std::optional<ContainerHealth> health;
   std::vector<std::string> ipv4_addresses;
@@ -27,7 +27,7 @@ struct Container {
 };
 
 struct TaskMetadata {
-  std::string cluster;          // as reported: a name (EC2) or an ARN (Fargate)
+  std::string cluster;  // as reported: a name (EC2) or an ARN (Fargate)
   std::string task_arn;
   std::string family;
   std::string revision;
@@ -37,12 +37,12 @@ struct TaskMetadata {
   std::string launch_type;
   std::vector<Container> containers;
 
-  std::string task_id() const;       // last segment of the task ARN
-  std::string region() const;        // from the task ARN
-  std::string account_id() const;    // from the task ARN
-  std::string partition() const;     // "aws", "aws-cn", ...
-  std::string cluster_arn() const;   // cluster as ARN, derived when it is a name
-  std::string node_ip() const;       // first IPv4 address of any container, "" if none
+  std::string task_id() const;      // last segment of the task ARN
+  std::string region() const;       // from the task ARN
+  std::string account_id() const;   // from the task ARN
+  std::string partition() const;    // "aws", "aws-cn", ...
+  std::string cluster_arn() const;  // cluster as ARN, derived when it is a name
+  std::string node_ip() const;      // first IPv4 address of any container, "" if none
   const Container* find_container(std::string_view name) const;
 };
 
@@ -61,7 +61,8 @@ class MetadataClient {
  public:
   // base_uri empty -> read ECS_CONTAINER_METADATA_URI_V4.
   explicit MetadataClient(std::string base_uri = {});
-  TaskMetadata fetch_task();
+  // `cancel` set: the request fails (MetadataError) once that flag is set.
+  TaskMetadata fetch_task(const signals::StopFlag* cancel = nullptr);
   const std::string& base_uri() const { return base_uri_; }
 
  private:

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cctype>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 namespace consulecs::http {
@@ -101,11 +102,17 @@ struct Client::Impl {
   CURL* curl = nullptr;
   CURLM* multi = nullptr;  // drives `curl`; owns the connection cache
 
-  // curl_easy_perform, but through the multi handle so that
-  // cancel_in_flight() can wake it. Returns the transfer's result.
-  CURLcode perform(bool& cancelled) {
+  // curl_easy_perform, but through the multi handle so that the request's
+  // stop flag (or cancel_in_flight()) can wake it. Returns the transfer's
+  // result.
+  CURLcode perform(const signals::StopFlag* cancel, bool& cancelled) {
     InFlight in_flight(multi);
-    cancelled = in_flight.cancelled();
+    std::optional<signals::StopFlag::WakeHook> wake;
+    // curl_multi_wakeup is thread-safe by contract; the hook is added before
+    // the flag is checked, so a stop requested in between still wakes us.
+    if (cancel != nullptr) wake.emplace(*cancel, [handle = multi] { curl_multi_wakeup(handle); });
+    auto stopped = [&] { return in_flight.cancelled() || (cancel != nullptr && cancel->requested()); };
+    cancelled = stopped();
     if (cancelled) return CURLE_ABORTED_BY_CALLBACK;
     if (curl_multi_add_handle(multi, curl) != CURLM_OK) return CURLE_FAILED_INIT;
     CURLcode result = CURLE_OK;
@@ -124,7 +131,7 @@ struct Client::Impl {
         }
       }
       if (done) break;
-      if (in_flight.cancelled()) {
+      if (stopped()) {
         cancelled = true;
         break;
       }
@@ -134,7 +141,7 @@ struct Client::Impl {
         result = CURLE_FAILED_INIT;
         break;
       }
-      if (in_flight.cancelled()) {
+      if (stopped()) {
         cancelled = true;
         break;
       }
@@ -244,7 +251,7 @@ Response Client::send(const Request& request) {
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   bool cancelled = false;
-  const CURLcode rc = impl_->perform(cancelled);
+  const CURLcode rc = impl_->perform(request.cancel, cancelled);
   curl_slist_free_all(header_list);
   curl_slist_free_all(resolve_list);
   if (cancelled) throw CancelledError(request.method + " " + request.url + ": cancelled (shutting down)");
@@ -272,14 +279,6 @@ std::string url_encode(std::string_view value, std::string_view also_keep) {
     }
   }
   return out;
-}
-
-void add_query_param(std::string& path, std::string_view key, std::string_view value) {
-  if (value.empty()) return;
-  path += path.find('?') == std::string::npos ? '?' : '&';
-  path += key;
-  path += '=';
-  path += url_encode(value);
 }
 
 }  // namespace consulecs::http

@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "util/signals.h"
+
 namespace consulecs::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -33,6 +35,9 @@ struct Request {
   // connect + TLS handshake), capped by `timeout`.
   std::chrono::milliseconds timeout{10000};
   std::chrono::milliseconds connect_timeout{kDefaultConnectTimeout};
+  // Set: the request fails with CancelledError once the flag is set (at
+  // once when it already is). Not owned; must outlive the call.
+  const signals::StopFlag* cancel = nullptr;
 
   // 1 s: a TCP connect and TLS handshake on a LAN/VPC take milliseconds, so
   // anything slower is a server that is down, black-holed or overloaded, and
@@ -55,7 +60,8 @@ class TransportError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The request was in flight when cancel_in_flight() was called.
+// The request's stop flag was set, or cancel_in_flight() was called, before
+// it got an answer.
 class CancelledError : public TransportError {
  public:
   using TransportError::TransportError;
@@ -103,10 +109,5 @@ class Client {
 // Percent-encodes per RFC 3986: keeps the unreserved characters and those in
 // `also_keep` (e.g. "/" for paths), upper-case hex for everything else.
 std::string url_encode(std::string_view value, std::string_view also_keep = {});
-
-// Appends "<key>=<url-encoded value>" to `path`, after "?" or "&" as the
-// path already has a query or not; nothing when `value` is empty (the
-// optional ns/partition/dc parameters of Consul's API).
-void add_query_param(std::string& path, std::string_view key, std::string_view value);
 
 }  // namespace consulecs::http

@@ -86,8 +86,9 @@ void HealthServer::serve() {
       status = "500 Internal Server Error";
       body = "not ready\n";
     }
-    const std::string response = "HTTP/1.1 " + status + "\r\nContent-Type: text/plain\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    const std::string response = "HTTP/1.1 " + status +
+                                 "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                                 "\r\nConnection: close\r\n\r\n" + body;
     ::send(fd, response.data(), response.size(), MSG_NOSIGNAL);
     ::close(fd);
   }

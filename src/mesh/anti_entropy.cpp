@@ -3,23 +3,15 @@
 #include <set>
 #include <stdexcept>
 
-#include "http/client.h"
+#include "consul/endpoints.h"
 #include "util/json_fields.h"
 
 namespace consulecs::mesh {
 
-std::string verification_path(const TaskRegistrations& regs) {
+consul::Request verification_read(const TaskRegistrations& regs) {
   std::set<std::string> service_ids;
   for (const auto& check : regs.all_checks()) service_ids.insert(check.service_id);
-  std::string filter;
-  for (const auto& id : service_ids) {
-    if (!filter.empty()) filter += " or ";
-    filter += "ServiceID == \"" + id + "\"";
-  }
-  std::string path = "/v1/health/node/" + http::url_encode(regs.node, ":/@") + "?filter=" + http::url_encode(filter);
-  http::add_query_param(path, "ns", regs.ns);
-  http::add_query_param(path, "partition", regs.partition);
-  return path;
+  return consul::node_checks_of(regs.node, {service_ids.begin(), service_ids.end()}, regs.ns, regs.partition);
 }
 
 std::map<std::string, HealthSync::State> held_checks(const nlohmann::json& node_checks) {

@@ -7,17 +7,18 @@
 #include <string>
 #include <vector>
 
+#include "consul/request.h"
 #include "mesh/health_sync.h"
 #include "mesh/registration.h"
 
 namespace consulecs::mesh {
 
-// GET path of the verification read: the node's health checks filtered
-// (server side) to this task's service and proxy, so the answer stays a few
-// checks long however many tasks share the cluster's synthetic node. Every
-// registration carries at least one check (the dataplane readiness check),
-// so a missing service or proxy shows as missing checks.
-std::string verification_path(const TaskRegistrations& regs);
+// The verification read: the node's health checks filtered (server side) to
+// this task's service and proxy, so the answer stays a few checks long
+// however many tasks share the cluster's synthetic node. Every registration
+// carries at least one check (the dataplane readiness check), so a missing
+// service or proxy shows as missing checks.
+consul::Request verification_read(const TaskRegistrations& regs);
 
 // The checks in the answer of the verification read (a JSON array), by check
 // ID: status and output, "" where absent or not a string. Entries without a

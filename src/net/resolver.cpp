@@ -1,7 +1,7 @@
 #include "net/resolver.h"
 
-#include <arpa/inet.h>
 #include <ares.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 
@@ -113,8 +113,8 @@ std::vector<Address> resolve(const std::string& host, std::chrono::milliseconds 
   init_library();
   ares_channel channel = nullptr;
   if (const int rc = ::ares_init(&channel); rc != ARES_SUCCESS) {
-    throw ResolveError("cannot resolve " + host + ": resolver set-up failed (/etc/resolv.conf): " +
-                       ::ares_strerror(rc));
+    throw ResolveError("cannot resolve " + host +
+                       ": resolver set-up failed (/etc/resolv.conf): " + ::ares_strerror(rc));
   }
   Lookup lookup;
   ares_addrinfo_hints hints{};

@@ -23,7 +23,6 @@ struct Address {
 // returned as is without a lookup; "localhost" and "*.localhost" are the
 // loopback addresses (RFC 6761), as curl does, so they work without
 // /etc/hosts. Throws ResolveError naming the host and the cause.
-std::vector<Address> resolve(const std::string& host,
-                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
+std::vector<Address> resolve(const std::string& host, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 }  // namespace consulecs::net

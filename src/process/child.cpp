@@ -1,14 +1,17 @@
 #include "process/child.h"
 
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "util/log.h"
 
@@ -20,6 +23,12 @@ const std::vector<int>& relayed_signals() {
 }
 
 namespace {
+// "SIGHUP", as the signal is named in the shell and in kill -l.
+std::string signal_name(int sig) {
+  const char* abbrev = ::sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : std::to_string(sig);
+}
+
 sigset_t relayed_set(bool with_sigchld) {
   sigset_t set;
   sigemptyset(&set);
@@ -82,13 +91,15 @@ Child::Child(const std::vector<std::string>& argv) {
   }
 }
 
-void Child::signal(int sig) const {
-  if (pid_ > 0) ::kill(pid_, sig);
+int Child::signal(int sig) const {
+  if (pid_ <= 0) return ESRCH;
+  return ::kill(pid_, sig) == 0 ? 0 : errno;
 }
 
-void Child::signal_group(int sig) const {
+int Child::signal_group(int sig) const {
   // The child leads its own process group (setpgid at start).
-  if (pid_ > 0) ::kill(-pid_, sig);
+  if (pid_ <= 0) return ESRCH;
+  return ::kill(-pid_, sig) == 0 ? 0 : errno;
 }
 
 bool Child::poll_exit() {
@@ -107,7 +118,8 @@ bool Child::poll_exit() {
   return true;
 }
 
-int supervise(Child& child, const std::function<void()>& on_sigterm, const std::function<bool()>& tick) {
+int supervise(Child& child, const std::function<void()>& on_sigterm, const std::function<bool()>& tick,
+              std::string_view terminate_failed) {
   sigset_t set = relayed_set(true);
   bool terminated = false;
   bool sigterm_seen = false;
@@ -120,13 +132,18 @@ int supervise(Child& child, const std::function<void()>& on_sigterm, const std::
         on_sigterm();
       }
     } else if (sig > 0 && sig != SIGCHLD) {
-      log::debug("forwarding signal {} to pid {}", sig, child.pid());
-      child.signal(sig);
+      if (const int err = child.signal(sig); err != 0) {
+        log::warn("forwarding signal", {{"err", std::strerror(err)}});
+      } else {
+        log::debug("forwarded signal", {{"signal", signal_name(sig)}, {"pid", child.pid()}});
+      }
     }
     if (!terminated && tick()) {
       // The whole group, as the reference: a shell's children go too.
       terminated = true;
-      child.signal_group(SIGTERM);
+      if (const int err = child.signal_group(SIGTERM); err != 0) {
+        log::warn(terminate_failed, {{"error", std::strerror(err)}});
+      }
     }
   }
   return child.exit_code();
@@ -156,6 +173,25 @@ std::chrono::milliseconds parse_duration(const std::string& text) {
     total_ms += value * factor;
   }
   return std::chrono::milliseconds(static_cast<long long>(std::llround(total_ms)));
+}
+
+std::string format_duration(std::chrono::milliseconds duration) {
+  long long ms = duration.count();
+  if (ms == 0) return "0s";
+  std::string sign = ms < 0 ? "-" : "";
+  if (ms < 0) ms = -ms;
+  if (ms < 1000) return fmt::format("{}{}ms", sign, ms);
+  const long long hours = ms / 3'600'000;
+  const long long minutes = ms / 60'000 % 60;
+  const long long seconds = ms / 1000 % 60;
+  std::string fraction = fmt::format("{:03d}", static_cast<int>(ms % 1000));
+  fraction.erase(fraction.find_last_not_of('0') + 1);
+  std::string out = sign;
+  if (hours > 0) out += fmt::format("{}h", hours);
+  if (hours > 0 || minutes > 0) out += fmt::format("{}m", minutes);
+  out += std::to_string(seconds);
+  if (!fraction.empty()) out += "." + fraction;
+  return out + "s";
 }
 
 }  // namespace consulecs::process

@@ -36,7 +36,8 @@ std::optional<long long> parse_number(std::string_view text) {
 int weak_port(const json& value, std::string_view field) {
   std::optional<long long> n;
   if (value.is_number_integer()) n = value.get<long long>();
-  if (value.is_number_float() && value.get<double>() == static_cast<double>(static_cast<long long>(value.get<double>()))) {
+  if (value.is_number_float() &&
+      value.get<double>() == static_cast<double>(static_cast<long long>(value.get<double>()))) {
     n = static_cast<long long>(value.get<double>());
   }
   if (value.is_string()) n = value.get<std::string>().empty() ? 0 : parse_number(value.get<std::string>());
@@ -51,7 +52,8 @@ int weak_port(const json& value, std::string_view field) {
 // The port of a "host:port" bind address, as net.SplitHostPort splits it.
 int bind_addr_port(const json& value, std::string_view field) {
   if (!value.is_string()) {
-    throw std::invalid_argument(fmt::format("proxy config {}: must be a host:port string, got {}", field, value.dump()));
+    throw std::invalid_argument(
+        fmt::format("proxy config {}: must be a host:port string, got {}", field, value.dump()));
   }
   const std::string addr = value.get<std::string>();
   const auto colon = addr.rfind(':');
@@ -168,7 +170,8 @@ RedirectSettings settings_for(const config::Config& cfg, const ProxyFacts& proxy
 
 std::vector<Rule> build_rules(const RedirectSettings& s) {
   if (s.proxy_uid.empty()) throw std::invalid_argument("the proxy's user ID is required for traffic redirection");
-  if (!valid_uid(s.proxy_uid)) throw std::invalid_argument(fmt::format("proxy user ID: not a user ID: \"{}\"", s.proxy_uid));
+  if (!valid_uid(s.proxy_uid))
+    throw std::invalid_argument(fmt::format("proxy user ID: not a user ID: \"{}\"", s.proxy_uid));
   if (s.inbound_port == 0) throw std::invalid_argument("the proxy's inbound port is required for traffic redirection");
   check_port(s.inbound_port, "proxy inbound port", false);
   check_port(s.outbound_port, "proxy outbound port", true);
@@ -189,8 +192,8 @@ std::vector<Rule> build_rules(const RedirectSettings& s) {
 
   const std::string output(kOutputChain);
   // Outbound.
-  rules.push_back(nat({"-A", std::string(kOutputRedirectChain), "-p", "tcp", "-j", "REDIRECT", "--to-port",
-                       std::to_string(outbound)}));
+  rules.push_back(nat(
+      {"-A", std::string(kOutputRedirectChain), "-p", "tcp", "-j", "REDIRECT", "--to-port", std::to_string(outbound)}));
   if (s.consul_dns) {
     // Before the catch-all TCP jump, so DNS over TCP to 127.0.0.1:53 is DNATed first.
     const std::string ip = s.consul_dns->ip.empty() ? std::string(kConsulDnsIp) : s.consul_dns->ip;

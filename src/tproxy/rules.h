@@ -59,10 +59,10 @@ struct RedirectSettings {
 // What mesh-init knows about the registered proxy: the reference reads these
 // from the catalog's proxy service (central config merged in).
 struct ProxyFacts {
-  int port = 0;                               // Service.Port: the public listener
-  std::optional<nlohmann::json> config;       // Proxy.Config: bind_port, envoy_*_bind_addr
-  int outbound_listener_port = 0;             // Proxy.TransparentProxy.OutboundListenerPort, 0: 15001
-  std::vector<int> expose_listener_ports;     // Proxy.Expose.Paths[].ListenerPort
+  int port = 0;                            // Service.Port: the public listener
+  std::optional<nlohmann::json> config;    // Proxy.Config: bind_port, envoy_*_bind_addr
+  int outbound_listener_port = 0;          // Proxy.TransparentProxy.OutboundListenerPort, 0: 15001
+  std::vector<int> expose_listener_ports;  // Proxy.Expose.Paths[].ListenerPort
 };
 
 // The settings for a task, as the reference's mesh-init derives them:

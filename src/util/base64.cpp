@@ -17,7 +17,8 @@ std::string encode(std::string_view data) {
   if (data.empty()) return {};
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');  // +1: EVP_EncodeBlock writes a NUL
   const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                     reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+                                     reinterpret_cast<const unsigned char*>(data.data()),
+                                     static_cast<int>(data.size()));
   if (length < 0) throw std::runtime_error("base64 encoding failed");
   out.resize(static_cast<std::size_t>(length));
   return out;
@@ -34,7 +35,8 @@ std::optional<std::string> decode(std::string_view text) {
   }
   std::string out(3 * (text.size() / 4), '\0');
   const int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                     reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+                                     reinterpret_cast<const unsigned char*>(text.data()),
+                                     static_cast<int>(text.size()));
   if (length < 0) return std::nullopt;
   // EVP_DecodeBlock counts the padding as zero bytes.
   out.resize(static_cast<std::size_t>(length) - padding);

@@ -1,7 +1,7 @@
 #pragma once
+#include <sys/types.h>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 namespace consulecs::files {
 

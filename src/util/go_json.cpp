@@ -44,15 +44,9 @@ std::string quote(std::string_view text) {
           out.push_back('\\');
           out.push_back(static_cast<char>(b));
           break;
-        case '\n':
-          out.append("\\n");
-          break;
-        case '\r':
-          out.append("\\r");
-          break;
-        case '\t':
-          out.append("\\t");
-          break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
         default:
           if (b < 0x20 || b == '<' || b == '>' || b == '&') {
             out.append("\\u00");

@@ -33,7 +33,8 @@ std::string segment(const Frame& frame, bool first) {
   if (frame.array) return fmt::format("[{}]", frame.index);
   constexpr std::size_t kMaxKey = 64;
   std::string key = frame.key.size() > kMaxKey ? frame.key.substr(0, kMaxKey) + "..." : frame.key;
-  if (!is_identifier(frame.key)) return fmt::format("[{}]", json(key).dump(-1, ' ', false, json::error_handler_t::replace));
+  if (!is_identifier(frame.key))
+    return fmt::format("[{}]", json(key).dump(-1, ' ', false, json::error_handler_t::replace));
   return first ? key : "." + key;
 }
 
@@ -129,8 +130,8 @@ json run(Inner& inner, json& result, std::string_view text, std::string_view doc
   if (sax.too_deep_path()) {
     const std::string& path = *sax.too_deep_path();
     throw JsonParseError(std::string(document),
-                         fmt::format("{}: nesting deeper than {}", path.empty() ? "(root)" : path, max_depth),
-                         true, path);
+                         fmt::format("{}: nesting deeper than {}", path.empty() ? "(root)" : path, max_depth), true,
+                         path);
   }
   if (!ok || inner.is_errored()) {
     if (!strict) return json(json::value_t::discarded);

@@ -24,9 +24,23 @@ void block(std::initializer_list<int> signals) {
 void StopFlag::request() {
   {
     std::lock_guard lock(mutex_);
-    stop_.store(true);
+    const bool first = !stop_.exchange(true);
+    if (first) {
+      for (const auto& [id, wake] : wake_hooks_) wake();
+    }
   }
   changed_.notify_all();
+}
+
+StopFlag::WakeHook::WakeHook(const StopFlag& flag, std::function<void()> wake) : flag_(flag) {
+  std::lock_guard lock(flag_.mutex_);
+  id_ = flag_.next_hook_id_++;
+  flag_.wake_hooks_.emplace(id_, std::move(wake));
+}
+
+StopFlag::WakeHook::~WakeHook() {
+  std::lock_guard lock(flag_.mutex_);
+  flag_.wake_hooks_.erase(id_);
 }
 
 bool StopFlag::sleep_for(std::chrono::milliseconds duration) const {

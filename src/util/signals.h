@@ -5,9 +5,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <functional>
 #include <csignal>
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -19,6 +21,8 @@ void block(std::initializer_list<int> signals);
 
 // A flag set once a shutdown signal arrived; threads check it and sleep on
 // it, waking at once when it is set (no polling: idle sidecars stay idle).
+// It is also what cancels a request: an http::Request carrying the flag
+// fails as soon as it is set (see http/client.h), through a wake-up hook.
 class StopFlag {
  public:
   void request();
@@ -26,10 +30,28 @@ class StopFlag {
   // Sleeps up to `duration`; returns true when a stop was requested.
   bool sleep_for(std::chrono::milliseconds duration) const;
 
+  // Runs `wake` (on the thread that calls request(), under the flag's lock:
+  // keep it short and non-blocking) when a stop is requested while the hook
+  // is alive. A hook added after the request is not run: check requested()
+  // after adding it.
+  class WakeHook {
+   public:
+    WakeHook(const StopFlag& flag, std::function<void()> wake);
+    ~WakeHook();
+    WakeHook(const WakeHook&) = delete;
+    WakeHook& operator=(const WakeHook&) = delete;
+
+   private:
+    const StopFlag& flag_;
+    std::uint64_t id_;
+  };
+
  private:
   std::atomic<bool> stop_{false};
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
+  mutable std::map<std::uint64_t, std::function<void()>> wake_hooks_;  // guarded by mutex_
+  mutable std::uint64_t next_hook_id_ = 0;                             // guarded by mutex_
 };
 
 // Turns SIGTERM/SIGINT into StopFlag::request() on a dedicated thread that

@@ -11,37 +11,66 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
 
-import testbed as tb
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
 
-WEB_ROLE = "web-task-role"          # /consul-ecs/, tag service-name=web -> trusted
-API_ROLE = "api-task-role"          # /consul-ecs/, tag service-name=api -> trusted
-UNTRUSTED_ROLE = "rogue-task-role"  # /untrusted/, tag service-name=web -> not bound
-# Gateway task roles, as the official gateway-task module tags them.
-GATEWAY_ROLES = {kind: f"{kind}-task-role" for kind in ("mesh-gateway", "terminating-gateway", "api-gateway")}
-
-CONTROL_PLANE = "consul-ecs-control-plane"
-DATAPLANE = "consul-dataplane"
-APP = "app"
-
-# Environment the binary must not see: it would change how it authenticates.
-_SCRUBBED_ENV = re.compile(
-    r"^(CONSUL_HTTP_.*|CONSUL_GRPC_.*|CONSUL_CACERT|CONSUL_ECS_CONFIG_JSON|"
-    r"CONSUL_ECS_HEALTH_LISTEN_ADDR|CONSUL_ECS_CONTAINER_CREDENTIALS_HOST|AWS_.*|ECS_.*)$")
+# The shared names, re-exported: the tests import them from here.
+from consul_ecs_testbed.suite import (
+    API_ROLE,
+    APP,
+    CONTROL_PLANE,
+    DATAPLANE,
+    GATEWAY_ROLES,
+    UNTRUSTED_ROLE,
+    WEB_ROLE,
+    base_config,
+    register_cluster_node,
+)
+from consul_ecs_testbed.suite import SCRUBBED_ENV as _SCRUBBED_ENV
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "needs_binary: runs the consul-ecs binary under test")
+
+
+# --------------------------------------------------------------------------
+# Parallel runs (pytest-xdist, --dist loadgroup; pytest.ini)
+# --------------------------------------------------------------------------
+# Every test has its own ports (tb.free_port: a slice per worker), temp dirs,
+# clusters, namespaces and subnets (tb.pick_subnet: a share per worker), and
+# each worker its own session bed (moto, Consul, emulator). What must stay on
+# one worker is grouped here; every other test goes wherever a worker is free.
+#   - a Terraform file: its session fixture `stages` applies the roots with
+#     both CLIs at once in the background; on two workers it would apply all
+#     of it twice;
+#   - test_containers.py: one podman network for the module (its
+#     remove_leftovers() removes every pod of the bed's prefix);
+#   - test_sandbox.py: its tests are steps of one flow per layout (module
+#     fixture `flow`), in order; and two whole sandboxes at once (7 tasks
+#     each, with health checks on timers) overloaded a busy 2-core machine:
+#     neither booted within 120 s at load 25, one after the other both passed.
+def _xdist_group(item: pytest.Item) -> str | None:
+    module = item.path.stem
+    if module.startswith("test_terraform_") or module in ("test_containers", "test_sandbox"):
+        return module
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 # --------------------------------------------------------------------------
@@ -124,16 +153,6 @@ def consul_ecs_bin() -> str:
         pytest.fail(f"binary under test not found at {p} (build it, or set CONSUL_ECS_BIN)",
                     pytrace=False)
     return p
-
-
-def register_cluster_node(consul: tb.ConsulServer, task: Task) -> None:
-    """Creates the synthetic node named by the cluster ARN, as the consul-ecs
-    controller does in a real deployment. The control-plane cannot: its
-    login token (a service identity) has no node:write, so it registers with
-    SkipNodeUpdate on an existing node."""
-    consul.must(consul.put("/v1/catalog/register", {
-        "Node": task.cluster_arn, "Address": "127.0.0.1",
-        "NodeMeta": {"synthetic-node": "true"}}))
 
 
 @pytest.fixture
@@ -234,30 +253,6 @@ class ControlPlane:
         return f"--- control-plane output ---\n{self.output()[-4000:]}"
 
 
-def base_config(consul: tb.ConsulServer, moto: tb.MotoServer, bootstrap_dir: str,
-                service_name: str | None = "web") -> dict:
-    cfg: dict[str, Any] = {
-        "bootstrapDir": bootstrap_dir,
-        "logLevel": "DEBUG",
-        "consulServers": tb.plain_consul_servers(consul.http_port, consul.grpc_port),
-        "consulLogin": {
-            "enabled": True,
-            "region": tb.REGION,
-            "stsEndpoint": moto.url,
-        },
-        "service": {
-            "port": 8080,
-            "tags": ["e2e", "v1"],
-            "meta": {"team": "mesh", "env": "test"},
-        },
-        "proxy": {"upstreams": [{"destinationName": "db", "localBindPort": 1234}]},
-        "healthSyncContainers": [APP],
-    }
-    if service_name is not None:
-        cfg["service"]["name"] = service_name
-    return cfg
-
-
 @pytest.fixture
 def run_control_plane(consul_ecs_bin: str, emulator: EcsAgentEmulator, tmp_path,
                       request: pytest.FixtureRequest):
@@ -352,3 +347,22 @@ def wait_for(pred: Callable[[], Any], timeout: float, what: str, cp: ControlPlan
         return tb.wait_until(pred, timeout, interval, what)
     except TimeoutError as e:
         pytest.fail(f"{e}\n{cp.describe() if cp else ''}", pytrace=False)
+
+
+def holds(pred: Callable[[], Any], duration: float, what: str, cp: ControlPlane | None = None,
+          interval: float = 0.1) -> None:
+    """tb.holds_for that, when pred turns false, fails the test with the binary's output."""
+    try:
+        tb.holds_for(pred, duration, interval, what)
+    except AssertionError as e:
+        pytest.fail(f"{e}\n{cp.describe() if cp else ''}", pytrace=False)
+
+
+def wait_polled(emulator: EcsAgentEmulator, task: Task, container: str, since: float, what: str,
+                polls: int = 2, timeout: float = 15.0, cp: ControlPlane | None = None) -> None:
+    """Waits until `container` of `task` has read its task metadata `polls`
+    times since `since` (time.time()): the binary has seen what the test
+    changed at `since`, however slow the machine."""
+    path = re.escape(task.containers[container].docker_id)
+    wait_for(lambda: sum(r["time"] >= since for r in emulator.requests_matching(path)) >= polls,
+             timeout, f"{what} ({polls} task metadata reads by {container})", cp)

@@ -24,16 +24,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 try:
-    import jsonschema  # noqa: F401
     import botocore  # noqa: F401
+    import jsonschema  # noqa: F401
     import requests
-except ImportError:  # run by a python without the test venv: use the venv's
-    _py = os.path.join(os.environ.get("CONSUL_ECS_CACHE") or
-                       os.path.expanduser("~/.cache/consul-ecs-cpp"), "venv", "bin", "python")
-    os.execv(_py, [_py, os.path.abspath(__file__)] + sys.argv[1:])
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import testbed as tb  # noqa: E402
+    from consul_ecs_testbed import bed as tb
+except ImportError:  # run by a python without the test venv: use the checkout's
+    _py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", ".venv", "bin", "python")
+    os.execv(_py, [_py, os.path.abspath(__file__)] + sys.argv[1:])
 
 SCHEMA = os.path.join(tb.repo_root(), "src", "config", "schema", "schema-0.7.3.json")
 DATAPLANE = "consul-dataplane"
@@ -150,7 +148,7 @@ def main() -> int:
             if r.status_code != 200:
                 raise RuntimeError(f"login failed: {r.status_code} {r.text.strip()}")
             token = r.json()["SecretID"]
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"login: {e}")
             if not sleep(1):
                 return 0
@@ -194,7 +192,7 @@ def main() -> int:
             try:
                 register(service, ids)
                 break
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 log(str(e))
                 if not sleep(1):
                     return 0
@@ -232,7 +230,7 @@ def main() -> int:
             upd = {f"{sid}-{c}": st[c] for c in containers}
             upd[f"{sid}-{DATAPLANE}"] = upd[f"{pid}-{DATAPLANE}"] = st[DATAPLANE]
             set_status(upd)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"sync: {e}")
 
     log("SIGTERM")
@@ -243,7 +241,7 @@ def main() -> int:
             by = {c["Name"]: c for c in task_meta()["Containers"]}
             if (by.get(DATAPLANE) or {}).get("KnownStatus") in (None, "STOPPED"):
                 break
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log(f"meta: {e}")
         time.sleep(1)
     for i in (sid, pid):

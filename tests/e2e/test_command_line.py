@@ -1,13 +1,21 @@
 """The top-level command line and the commands without a run-time: exit
 codes and streams as the reference's v0.7.3 (deployment.md, "Exit codes and
 streams"). No Consul needed."""
+import json
 import os
+import re
 import subprocess
 
 import pytest
 
 BIN = os.environ.get("CONSUL_ECS_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "consul-ecs"))
-COMMANDS = ["control-plane", "controller", "app-entrypoint", "envoy-entrypoint", "net-dial", "version"]
+COMMANDS = ["control-plane", "mesh-init", "health-sync", "controller", "app-entrypoint", "envoy-entrypoint",
+            "net-dial", "version"]
+# The commands that read a config, and the schema each reads.
+CONFIG_COMMANDS = {"control-plane": "v0.7.3", "mesh-init": "v0.10.0", "health-sync": "v0.10.0",
+                   "controller": "v0.10.0"}
+# go-hclog's plain line: "<timestamp> [LEVEL] <message>", one more space after [INFO] and [WARN].
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(TRACE|DEBUG|INFO|WARN|ERROR)\] {1,2}(\S.*)$")
 # Nothing here may reach a real config, Consul or AWS.
 ENV = {"PATH": os.environ.get("PATH", "")}
 
@@ -73,7 +81,6 @@ def test_version_command_on_stdout_ignores_extra_arguments():
 
 
 def test_version_json():
-    import json
     doc = json.loads(run("version", "-json").stdout)
     assert "v" + doc["version"] == our_version()
 
@@ -85,8 +92,8 @@ def test_flag_before_the_command_exits_1():
     assert r.stdout == ""
 
 
-@pytest.mark.parametrize("command", ["control-plane", "controller"])
-def test_control_plane_and_controller_reject_arguments(command):
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
+def test_config_commands_reject_arguments(command):
     r = run(command, "extra")
     assert r.returncode == 1
     assert "unexpected argument: extra" in r.stderr
@@ -98,15 +105,74 @@ def test_control_plane_and_controller_reject_arguments(command):
     assert "flag needs an argument: -config-file" in r.stderr
 
 
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
 @pytest.mark.parametrize("form", [["-config-file", "{}"], ["--config-file={}"], ["-config-file={}"]])
-def test_control_plane_config_file_flag_forms(tmp_path, form):
-    # The file is read (and rejected as invalid) whichever form names it.
+def test_config_file_flag_forms(tmp_path, command, form):
+    # Every command that reads a config takes -config-file (mesh-init and
+    # health-sync too: their "pass -config-file" hint must be true), and the
+    # file is read (and rejected as invalid) whichever form names it.
     path = tmp_path / "bad.json"
     path.write_text('{"bootstrapDir": 7}')
-    r = run("control-plane", *[a.format(path) for a in form])
+    r = run(command, *[a.format(path) for a in form])
     assert r.returncode == 1
     assert "invalid config" in r.stderr
-    assert "bootstrapDir" in r.stderr
+    assert f"source={path}" in r.stderr
+    assert "config: bootstrapDir: must be string, got integer" in r.stderr
+    assert "flag provided but not defined" not in r.stderr
+
+
+BAD_CONFIG = ('{"bootstrapDir": "", "consulServers": {"hosts": "127.0.0.1"}, "logLevl": "DEBUG", '
+              '"service": {"port": 8080, "name": "Web"}}')
+
+
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
+def test_config_errors_are_one_log_line_each_after_a_summary(tmp_path, command):
+    """In CloudWatch every line is an event: each problem is a line with its
+    own timestamp and level, after one summary line."""
+    path = tmp_path / "bad.json"
+    path.write_text(BAD_CONFIG)
+    for args, env, source in (([command, "-config-file", str(path)], ENV, str(path)),
+                              ([command], dict(ENV, CONSUL_ECS_CONFIG_JSON=BAD_CONFIG), "CONSUL_ECS_CONFIG_JSON")):
+        r = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=10, env=env)
+        assert r.returncode == 1, r.stderr
+        lines = r.stderr.splitlines()
+        assert all(LOG_LINE.match(line) for line in lines), r.stderr
+        messages = [LOG_LINE.match(line).group(2) for line in lines]
+        assert messages == [
+            f"invalid config: errors=3 schema={CONFIG_COMMANDS[command]} source={source}",
+            "config: bootstrapDir: must be at least 1 character(s) long, got 0",
+            'config: logLevl: additional property not allowed (did you mean "logLevel"?)',
+            "config: service.name: must be lower case alphanumeric, '-' or '_', starting and ending with "
+            'alphanumeric (got "Web")',
+        ], r.stderr
+
+
+@pytest.mark.parametrize("command", CONFIG_COMMANDS)
+def test_missing_config_names_both_sources(command):
+    r = run(command)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and all(LOG_LINE.match(line) for line in lines), r.stderr
+    assert lines[0].endswith(f"[ERROR] invalid config: errors=1 schema={CONFIG_COMMANDS[command]} "
+                             "source=CONSUL_ECS_CONFIG_JSON")
+    assert lines[1].endswith("[ERROR] config: no configuration: set the CONSUL_ECS_CONFIG_JSON environment "
+                             "variable or pass -config-file")
+
+
+@pytest.mark.parametrize("command", ["mesh-init", "health-sync"])
+def test_v010_config_file_wins_over_the_environment(tmp_path, command):
+    """A valid file is used even when the environment holds a broken config:
+    the command gets past validation to the task metadata, which is not there."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"bootstrapDir": str(tmp_path / "bootstrap"),
+                                "consulServers": {"hosts": "127.0.0.1"},
+                                "service": {"port": 8080}, "transparentProxy": {"enabled": False}}))
+    env = dict(ENV, CONSUL_ECS_CONFIG_JSON="{not json", CONSUL_ECS_HEALTH_LISTEN_ADDR="127.0.0.1:0")
+    r = subprocess.run([BIN, command, "-config-file", str(path)], capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 1
+    assert "invalid config" not in r.stderr, r.stderr
+    assert "ECS_CONTAINER_METADATA_URI_V4 is not set" in r.stderr, r.stderr
+    assert not (tmp_path / "bootstrap").exists()
 
 
 def test_control_plane_exits_1_when_the_readiness_port_is_taken(tmp_path):
@@ -118,8 +184,8 @@ def test_control_plane_exits_1_when_the_readiness_port_is_taken(tmp_path):
         busy.listen(1)
         addr = f"127.0.0.1:{busy.getsockname()[1]}"
         env = dict(ENV, CONSUL_ECS_HEALTH_LISTEN_ADDR=addr, CONSUL_ECS_CONFIG_JSON=(
-            '{"bootstrapDir": "%s", "consulServers": {"hosts": "127.0.0.1"}, "service": {"port": 8080}}'
-            % tmp_path))
+            f'{{"bootstrapDir": "{tmp_path}", "consulServers": {{"hosts": "127.0.0.1"}}, '
+            '"service": {"port": 8080}}'))
         p = subprocess.run([BIN, "control-plane"], capture_output=True, text=True, timeout=10, env=env)
     assert p.returncode == 1
     assert addr in p.stderr and "in use" in p.stderr

@@ -19,14 +19,24 @@ import time
 
 import pytest
 
-import testbed as tb
 from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, register_cluster_node
-from dns_server import DnsServer
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
-from podman_task import (ContainerDef, HealthCheck, PodmanNetwork, PodTask, busybox_image, image_ref,
-                         podman, remove_leftovers, require_image)
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.dns_server import DnsServer
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
+from consul_ecs_testbed.podman_task import (
+    PREFIX,
+    ContainerDef,
+    HealthCheck,
+    PodmanNetwork,
+    PodTask,
+    busybox_image,
+    image_ref,
+    podman,
+    podman_env,
+    remove_leftovers,
+    require_image,
+)
 
-SUBNET = "10.213.57.0/24"  # created by this test; nothing else lives there
 CONSUL_NAME = "consul.ecs.test"
 APP_PORT = 9090
 
@@ -34,7 +44,7 @@ APP_PORT = 9090
 @pytest.fixture(scope="module")
 def network():
     remove_leftovers()
-    net = PodmanNetwork(SUBNET)
+    net = PodmanNetwork(tb.pick_subnet())  # a /24 nothing on the host uses
     # A container keeps the bridge (and so the gateway address the host
     # services bind to) up for the whole module.
     anchor = f"{net.name}-anchor"
@@ -141,9 +151,16 @@ def test_static_binary_runs_in_an_image_without_libc(consul_ecs_bin, network, dn
 
 
 def mesh_task_containers(image: str, foreign: str, config: dict, ca_file: str) -> list[ContainerDef]:
-    """The containers of a mesh task as the official mesh-task module writes
-    them (../shared/reference/deployment.md), with stand-ins from the foreign
-    image for the dataplane (a listener on 22000) and the app (httpd)."""
+    """The containers of a mesh task as the official mesh-task module (v0.7.3)
+    writes them, with stand-ins from the foreign image for the dataplane (a
+    listener on 22000) and the app (httpd). In the module: the app is the one
+    essential container, its own command appended without `--` to the
+    entryPoint `consul-ecs app-entrypoint -shutdown-delay <N>s`, /consul
+    mounted read-only; the control-plane runs `control-plane`, owns /consul
+    (read-write) and is checked with `curl -f localhost:10000/consul-ecs/health`;
+    consul-dataplane runs behind `consul-ecs envoy-entrypoint`, /consul
+    read-only, checked with `consul-ecs net-dial 127.0.0.1:22000`. The app
+    waits for both to be HEALTHY, the dataplane for the control-plane."""
     return [
         ContainerDef(
             name=APP, image=foreign,
@@ -314,7 +331,6 @@ def test_image_iptables_changes_the_pods_nat_table(image, network):
     PATH; the rules land in the pod's shared network namespace, where another
     container of the task sees them. Both backends run; without NET_ADMIN
     iptables fails (the applier turns that into its NET_ADMIN error)."""
-    from podman_task import PREFIX, podman_env  # (additions stay at the end of this file)
     pod = f"{PREFIX}iptables-{os.getpid()}"
     podman("pod", "create", "--name", pod, "--infra-name", f"{pod}-infra", "--network", network.name,
            "--ip", network.next_ip())

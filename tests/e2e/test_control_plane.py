@@ -17,14 +17,22 @@ import os
 import re
 import signal
 import stat
-import time
 
 import pytest
 import requests
 
-import testbed as tb
-from conftest import (APP, DATAPLANE, UNTRUSTED_ROLE, ControlPlane, base_config,
-                      register_cluster_node, wait_for)
+from conftest import (
+    APP,
+    DATAPLANE,
+    UNTRUSTED_ROLE,
+    ControlPlane,
+    base_config,
+    holds,
+    register_cluster_node,
+    wait_for,
+    wait_polled,
+)
+from consul_ecs_testbed import bed as tb
 
 pytestmark = pytest.mark.needs_binary
 
@@ -220,9 +228,7 @@ def test_readiness_and_bootstrap_files(run_control_plane, make_task, cp_config, 
     try:
         cp = run_control_plane(cp_config, task)
         wait_for(lambda: cp.health() == 500, 10, "readiness endpoint answering 500", cp)
-        time.sleep(1.0)
-        assert cp.alive(), cp.describe()
-        assert cp.health() == 500
+        holds(lambda: cp.alive() and cp.health() == 500, 1.0, "alive, not ready, while credentials fail", cp)
         assert not os.path.exists(os.path.join(cp.bootstrap_dir, "consul-dataplane.json"))
         assert consul.service_instance(cp.node, cp.service_id) is None
     finally:
@@ -290,8 +296,7 @@ def test_health_sync_starts_critical_for_unhealthy_app(run_control_plane, make_t
     cp = start_ready(run_control_plane, make_task, cp_config, app_health="UNHEALTHY")
     wait_status(consul, cp, {"dp_service": "passing", "dp_proxy": "passing"}, 5,
                 "dataplane checks passing")
-    time.sleep(1.5)  # more than one sync period
-    assert statuses(consul, cp)["app"] == "critical"
+    holds(lambda: statuses(consul, cp)["app"] == "critical", 1.5, "app check critical over a sync period", cp)
 
 
 # ------------------------------------------------------------ (e) shutdown
@@ -308,16 +313,16 @@ def test_sigterm_graceful_shutdown(run_control_plane, make_task, cp_config, cons
 
     # consul-dataplane is still RUNNING: the control-plane waits, keeps the
     # registration and keeps the checks critical though ECS says HEALTHY.
-    time.sleep(3.0)
-    assert cp.alive(), f"exited with {cp.proc.returncode} while consul-dataplane runs\n{cp.describe()}"
-    assert statuses(consul, cp) == {"app": "critical", "dp_service": "critical", "dp_proxy": "critical"}
+    holds(lambda: cp.alive() and statuses(consul, cp) == {"app": "critical", "dp_service": "critical",
+                                                          "dp_proxy": "critical"},
+          3.0, "alive with every check critical while consul-dataplane runs", cp)
     assert consul.service_instance(cp.node, cp.service_id) is not None
     assert consul.token_self(secret).status_code == 200
 
     emulator.set_container(cp.task.task_id, DATAPLANE, known_status="STOPPED")
     try:
         rc = cp.wait(10)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pytest.fail(f"still running 10 s after consul-dataplane stopped\n{cp.describe()}", pytrace=False)
     assert rc == 0, cp.describe()
     assert consul.service_instance(cp.node, cp.service_id) is None
@@ -389,7 +394,7 @@ def test_untrusted_role_login_is_refused_and_retried(run_control_plane, make_tas
     cp.signal(signal.SIGTERM)
     try:
         rc = cp.wait(10)
-    except Exception:  # noqa: BLE001
+    except Exception:
         pytest.fail(f"SIGTERM did not end a control-plane stuck in login\n{cp.describe()}", pytrace=False)
     assert rc == 0, cp.describe()
 
@@ -401,9 +406,9 @@ def test_waits_for_consul_to_come_up(run_control_plane, make_task, fresh_consul,
     task = make_task(register_node=False)
     cfg = base_config(fresh_consul, moto, bootstrap_dir)
     cp = run_control_plane(cfg, task)
-    time.sleep(3.0)
-    assert cp.alive(), f"gave up while Consul was down\n{cp.describe()}"
-    assert cp.health() == 500
+    wait_polled(emulator, task, "consul-ecs-control-plane", 0, "started", polls=1, cp=cp)
+    wait_for(lambda: cp.health() == 500, 10, "readiness endpoint answering 500", cp)
+    holds(lambda: cp.alive() and cp.health() == 500, 3.0, "alive and not ready while Consul is down", cp)
 
     fresh_consul.start()
     register_cluster_node(fresh_consul, task)

@@ -3,14 +3,12 @@ a file or from CONSUL_HTTPS_CACERT_PEM, and the configured TLS server name
 is what the certificate is verified against."""
 from __future__ import annotations
 
-import os
 import signal
-import time
 
 import pytest
 
-import testbed as tb
-from conftest import base_config, register_cluster_node
+from conftest import base_config, holds, register_cluster_node, wait_for
+from consul_ecs_testbed import bed as tb
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +57,9 @@ def test_wrong_server_name_is_refused(run_control_plane, make_task, tls_consul, 
     cfg = tls_config(tls_consul, moto, str(tmp_path), caCertFile=tls_consul.ca_file,
                      tlsServerName="server.dc9.consul")
     cp = run_control_plane(cfg, task)
-    time.sleep(4)
-    assert cp.alive() and cp.health() == 500, cp.describe()
-    assert "server.dc9.consul" in cp.output(), cp.describe()
+    wait_for(lambda: "server.dc9.consul" in cp.output(), 20, "the refused server name in the log", cp)
+    wait_for(lambda: cp.health() == 500, 10, "readiness endpoint answering 500", cp)
+    holds(lambda: cp.alive() and cp.health() == 500, 1, "alive and not ready", cp)
     assert tls_consul.service_instance(cp.node, cp.service_id) is None
     cp.signal(signal.SIGTERM)
     assert cp.wait(10) == 0, cp.describe()
@@ -72,8 +70,8 @@ def test_untrusted_ca_is_refused(run_control_plane, make_task, tls_consul, moto,
     register_cluster_node(tls_consul, task)
     cfg = tls_config(tls_consul, moto, str(tmp_path))  # no CA: the system store does not know it
     cp = run_control_plane(cfg, task)
-    time.sleep(4)
-    assert cp.alive() and cp.health() == 500, cp.describe()
-    assert "certificate" in cp.output().lower(), cp.describe()
+    wait_for(lambda: "certificate" in cp.output().lower(), 20, "a certificate error in the log", cp)
+    wait_for(lambda: cp.health() == 500, 10, "readiness endpoint answering 500", cp)
+    holds(lambda: cp.alive() and cp.health() == 500, 1, "alive and not ready", cp)
     cp.signal(signal.SIGTERM)
     assert cp.wait(10) == 0, cp.describe()

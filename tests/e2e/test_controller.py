@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 import requests
 
-import testbed as tb
-from conftest import APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, WEB_ROLE, _SCRUBBED_ENV, base_config, wait_for
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from conftest import _SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, WEB_ROLE, base_config, wait_for
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
 CONTROLLER = "consul-ecs-controller"
 INTERVAL = 1.0  # seconds between reconciles in these tests

@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sandbox"))
-
-import testbed as tb  # noqa: E402
-from ecs_agent_emulator import EcsAgentEmulator  # noqa: E402
-from ecs_sandbox import (ContainerDefinition, Dependency, EcsCluster, HealthCheck,  # noqa: E402
-                         TaskDefinition, leftover_processes, session_pids)
-from runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet  # noqa: E402
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import EcsAgentEmulator
+from consul_ecs_testbed.sandbox.ecs_sandbox import (
+    ContainerDefinition,
+    Dependency,
+    EcsCluster,
+    HealthCheck,
+    TaskDefinition,
+    leftover_processes,
+    session_pids,
+)
+from consul_ecs_testbed.sandbox.runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet
 
 
 @pytest.fixture
@@ -116,16 +120,18 @@ def test_health_unhealthy_after_retries(cluster: EcsCluster, tmp_path) -> None:
     assert emu_c.health == "UNHEALTHY"
 
 
-def test_stop_sequence_sigterm_then_sigkill_after_stop_timeout(cluster: EcsCluster) -> None:
+def test_stop_sequence_sigterm_then_sigkill_after_stop_timeout(cluster: EcsCluster, tmp_path) -> None:
+    # Each shell says when its trap is set: a SIGTERM before that would end it the default way.
     td = TaskDefinition("stop", [
-        ContainerDefinition("polite", sh("trap 'exit 7' TERM; while :; do sleep 0.05; done"),
+        ContainerDefinition("polite", sh(f"trap 'exit 7' TERM; touch {tmp_path}/polite; while :; do sleep 0.05; done"),
                             stop_timeout=5),
-        ContainerDefinition("stubborn", sh("trap '' TERM; while :; do sleep 0.05; done"),
+        ContainerDefinition("stubborn", sh(f"trap '' TERM; touch {tmp_path}/stubborn; while :; do sleep 0.05; done"),
                             essential=False, stop_timeout=1),
     ])
     task = cluster.run_task(td)
     tb.wait_until(lambda: all(c.status == "RUNNING" for c in task.containers.values()), 10, 0.05, "running")
-    time.sleep(0.3)
+    tb.wait_until(lambda: (tmp_path / "polite").exists() and (tmp_path / "stubborn").exists(), 10, 0.05,
+                  "both traps set")
     t = time.time()
     task.stop("test")
     assert cluster.emulator.tasks[task.task_id].desired_status == "STOPPED"

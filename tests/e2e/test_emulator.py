@@ -1,19 +1,18 @@
 """The ECS agent emulator serves the documented shapes."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
-import json
-import os
 
 import boto3
 import pytest
 import requests
 
-import testbed as tb
 from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import EcsAgentEmulator
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -100,7 +99,7 @@ def test_cli_mode(tmp_path):
             "credentials": {"AccessKeyId": "AKIAEXAMPLE", "SecretAccessKey": "s", "Token": ""}}
     (tmp_path / "task.json").write_text(json.dumps(spec))
     port = tb.free_port()
-    p = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "ecs_agent_emulator.py"),
+    p = subprocess.Popen([sys.executable, "-m", "consul_ecs_testbed.ecs_agent_emulator",
                           "--port", str(port), "--task-file", str(tmp_path / "task.json"),
                           "--env-file", str(tmp_path / "env.json")],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -2,6 +2,7 @@
 the ECS agent emulator for the task metadata). No Consul needed."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,7 +12,8 @@ import time
 
 import pytest
 
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
+from conftest import holds, wait_polled
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
 BIN = os.environ.get("CONSUL_ECS_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "consul-ecs"))
 
@@ -70,10 +72,9 @@ def test_app_entrypoint_forwards_signals_and_delays_sigterm(tmp_path, child_scri
 
     sent = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.6)
-    assert proc.poll() is None, "app must keep running during the shutdown delay"
-    assert not any(l.startswith("SIGTERM") for l in lines(log)), "SIGTERM must not be forwarded at once"
     code = proc.wait(timeout=5)
+    # The app's own clock says when the SIGTERM reached it (exit 7: its
+    # handler ran, so it kept running until then): not before the delay.
     term_at = float(wait_for_line(log, "SIGTERM").split()[1])
     assert term_at - sent >= 0.9, "the app got SIGTERM before the shutdown delay ended"
     assert code == 7, "exit code of the app must be propagated"
@@ -82,7 +83,8 @@ def test_app_entrypoint_forwards_signals_and_delays_sigterm(tmp_path, child_scri
 def test_app_entrypoint_app_exiting_early_exits_at_once(tmp_path, child_script):
     log = str(tmp_path / "signals.log")
     start = time.monotonic()
-    code = subprocess.run([BIN, "app-entrypoint", "-shutdown-delay", "30s", "--", sys.executable, child_script, log, "3"],
+    code = subprocess.run([BIN, "app-entrypoint", "-shutdown-delay", "30s", "--",
+                           sys.executable, child_script, log, "3"],
                           timeout=10).returncode
     assert code == 3
     assert time.monotonic() - start < 5
@@ -123,7 +125,8 @@ def test_app_entrypoint_terminates_the_apps_whole_process_group(tmp_path):
 
 
 def test_app_entrypoint_without_command_is_an_error():
-    result = subprocess.run([BIN, "app-entrypoint", "-shutdown-delay", "1s"], capture_output=True, text=True, timeout=10)
+    result = subprocess.run([BIN, "app-entrypoint", "-shutdown-delay", "1s"], capture_output=True, text=True,
+                            timeout=10)
     assert result.returncode == 1
     assert "command is required" in result.stderr
 
@@ -185,12 +188,16 @@ def test_app_entrypoint_delay_in_equals_form_is_applied(tmp_path, child_script):
 
 
 def test_app_entrypoint_log_level(tmp_path, child_script):
-    # INFO by default: the exit is logged; ERROR hides it; placed after the command it is the app's.
-    assert "[INFO]" in run_app("true").stderr
-    assert "[INFO]" not in run_app("-log-level", "error", "true").stderr
-    assert "[INFO]" not in run_app("-log-level=OFF", "true").stderr
-    r = run_app("sh", "-c", "exit 3", "-log-level", "error")
-    assert r.returncode == 3 and "[INFO]" in r.stderr
+    # INFO by default: the shutdown delay is logged; ERROR and OFF hide it.
+    for flags, shown in (([], True), (["-log-level", "error"], False), (["-log-level=OFF"], False),
+                         (["--log-level=Info"], True)):
+        log = str(tmp_path / f"signals-{len(flags)}-{shown}.log")
+        proc = subprocess.Popen([BIN, "app-entrypoint", *flags, "-shutdown-delay", "100ms", sys.executable,
+                                 child_script, log], stderr=subprocess.PIPE, text=True)
+        wait_for_line(log, "started")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 7
+        assert ("[INFO]" in proc.stderr.read()) == shown, flags
     # DEBUG shows the forwarded signals.
     log = str(tmp_path / "signals.log")
     proc = subprocess.Popen([BIN, "app-entrypoint", "-log-level", "debug", sys.executable, child_script, log],
@@ -200,7 +207,57 @@ def test_app_entrypoint_log_level(tmp_path, child_script):
     wait_for_line(log, "SIGHUP")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=5) == 7
-    assert "[DEBUG] forwarding signal" in proc.stderr.read()
+    debug = [line for line in proc.stderr.read().splitlines() if "[DEBUG]" in line]
+    assert len(debug) == 1 and re.search(r"\[DEBUG\] consul-ecs: forwarded signal: signal=SIGHUP pid=\d+$",
+                                         debug[0]), debug
+
+
+# go-hclog's plain line with the entrypoints' logger name, as the reference's.
+HCLOG = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[(TRACE|DEBUG|INFO|WARN|ERROR)\] {1,2}consul-ecs: (.*)$")
+
+
+def log_messages(stderr):
+    """(level, message) of every line; each line must be an hclog line."""
+    out = []
+    for line in stderr.splitlines():
+        m = HCLOG.match(line)
+        assert m, f"not an hclog line of the consul-ecs logger: {line!r}"
+        out.append((m.group(1), m.group(2)))
+    return out
+
+
+def test_app_entrypoint_logs_as_the_reference(tmp_path, child_script):
+    """The reference's one INFO line on SIGTERM (its words and Go's duration
+    format), and none of ours at start or exit."""
+    log = str(tmp_path / "signals.log")
+    proc = subprocess.Popen([BIN, "app-entrypoint", "-shutdown-delay", "1500ms", sys.executable, child_script, log],
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_line(log, "started")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 7
+    assert log_messages(proc.stderr.read()) == [
+        ("INFO", "received sigterm. waiting 1.5s before terminating application.")]
+    # No delay: the reference says nothing at all.
+    log = str(tmp_path / "no-delay.log")
+    proc = subprocess.Popen([BIN, "app-entrypoint", sys.executable, child_script, log],
+                            stderr=subprocess.PIPE, text=True)
+    wait_for_line(log, "started")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 7
+    assert proc.stderr.read() == ""
+    # An app that exits or is killed by itself: nothing either.
+    assert run_app("true").stderr == ""
+    r = run_app("sh", "-c", "exit 3")
+    assert r.returncode == 3 and r.stderr == ""
+    assert run_app("sh", "-c", "kill -KILL $$").stderr == ""
+
+
+def test_app_entrypoint_logs_a_start_failure_as_the_reference(tmp_path):
+    r = run_app("-shutdown-delay", "1s", str(tmp_path / "no-such-program"))
+    assert r.returncode == 1
+    [(level, message)] = log_messages(r.stderr)
+    assert level == "ERROR"
+    assert message.startswith('starting process: error="cannot run ') and "no-such-program" in message, message
 
 
 @pytest.mark.parametrize("args, message", [
@@ -255,14 +312,16 @@ def test_envoy_entrypoint_waits_for_app_containers(tmp_path, child_script, emula
     proc.send_signal(signal.SIGINT)
     wait_for_line(log, "SIGINT")  # other signals are forwarded
 
+    sent = time.time()
     proc.send_signal(signal.SIGTERM)
-    time.sleep(1.5)
-    assert proc.poll() is None and not any(l.startswith("SIGTERM") for l in lines(log)), \
-        "the proxy must keep running while app containers run"
+    wait_polled(emulator, task, "consul-dataplane", sent, "waiting for the app containers")
+    holds(lambda: proc.poll() is None and not any(line.startswith("SIGTERM") for line in lines(log)), 1.0,
+          "the proxy must keep running while app containers run")
 
+    changed = time.time()
     emulator.set_container(task.task_id, "app", known_status="STOPPED", desired_status="STOPPED")
-    time.sleep(1.5)
-    assert proc.poll() is None, "one application container (worker) is still running"
+    wait_polled(emulator, task, "consul-dataplane", changed, "the app's stop seen")
+    holds(lambda: proc.poll() is None, 1.0, "one application container (worker) is still running")
 
     emulator.set_container(task.task_id, "worker", known_status="STOPPED", desired_status="STOPPED")
     code = proc.wait(timeout=5)
@@ -298,8 +357,7 @@ def test_envoy_entrypoint_log_level_before_the_command(flags, fake_dataplane):
     r = run_envoy(*flags, "consul-dataplane", "-config-file", "/x.json", "-log-level", "info", env=fake_dataplane)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == ["-config-file", "/x.json", "-log-level", "info"]
-    assert "[INFO]" in r.stderr
-    assert "[INFO]" not in run_envoy("-log-level", "error", "consul-dataplane", env=fake_dataplane).stderr
+    assert r.stderr == ""  # the reference logs nothing when the proxy exits by itself
 
 
 def test_envoy_entrypoint_errors():
@@ -321,8 +379,101 @@ def test_envoy_entrypoint_exits_when_child_exits(tmp_path, child_script, emulato
     task = emulator.add_task(containers=[ContainerSpec("app"), ContainerSpec("consul-dataplane")])
     env = {**os.environ, **emulator.env_for(task, "consul-dataplane")}
     log = str(tmp_path / "signals.log")
-    code = subprocess.run([BIN, "envoy-entrypoint", sys.executable, child_script, log, "5"], env=env, timeout=10).returncode
-    assert code == 5
+    r = subprocess.run([BIN, "envoy-entrypoint", sys.executable, child_script, log, "5"], env=env, timeout=10,
+                       capture_output=True, text=True)
+    assert r.returncode == 5
+    assert r.stderr == ""
+
+
+def wait_for_text(path, text, timeout=10.0, count=1):
+    """Waits until `text` occurs `count` times in the file; returns its content."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = open(path).read() if os.path.exists(path) else ""
+        if content.count(text) >= count:
+            return content
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not seen {count} time(s) in {path}:\n{content}")
+
+
+class StderrFile:
+    """An envoy-entrypoint whose stderr goes to a file, to be read while it runs."""
+
+    def __init__(self, tmp_path, args, env):
+        self.path = str(tmp_path / "stderr.log")
+        self.signals = str(tmp_path / "signals.log")
+        with open(self.path, "w") as err:
+            self.proc = subprocess.Popen([BIN, "envoy-entrypoint", *args], env=env, stderr=err)
+
+    def text(self):
+        return open(self.path).read()
+
+
+def test_envoy_entrypoint_logs_as_the_reference(tmp_path, child_script, emulator):
+    task = emulator.add_task(containers=[ContainerSpec("app"), ContainerSpec("consul-dataplane")])
+    env = {**os.environ, **emulator.env_for(task, "consul-dataplane")}
+    run = StderrFile(tmp_path, [sys.executable, child_script, str(tmp_path / "signals.log")], env)
+    wait_for_line(run.signals, "started")
+    run.proc.send_signal(signal.SIGTERM)
+    wait_for_text(run.path, "waiting for application container(s) to stop")
+    emulator.set_container(task.task_id, "app", known_status="STOPPED", desired_status="STOPPED")
+    assert run.proc.wait(timeout=10) == 7
+    assert log_messages(run.text()) == [
+        ("INFO", "waiting for application container(s) to stop"),
+        ("INFO", "application container(s) have stopped, terminating envoy"),
+        ("INFO", "terminating Envoy with sigterm"),
+    ]
+
+
+def test_envoy_entrypoint_keeps_envoy_while_task_metadata_fails(tmp_path, child_script):
+    """As the reference: a failed metadata read is an ERROR each second, and
+    the proxy keeps running (ECS's SIGKILL is the bound)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    env = {**os.environ, "ECS_CONTAINER_METADATA_URI_V4": f"http://127.0.0.1:{closed_port}/v4/x"}
+    run = StderrFile(tmp_path, [sys.executable, child_script, str(tmp_path / "signals.log")], env)
+    child_pid = int(wait_for_line(run.signals, "started").split()[1])
+    try:
+        run.proc.send_signal(signal.SIGTERM)
+        wait_for_text(run.path, "fetching task metadata: err=", count=2)
+        assert run.proc.poll() is None, "the proxy must keep running"
+        messages = log_messages(run.text())
+        assert messages[0] == ("INFO", "waiting for application container(s) to stop")
+        assert all(level == "ERROR" and message.startswith("fetching task metadata: err=")
+                   for level, message in messages[1:]), messages
+    finally:
+        run.proc.kill()
+        run.proc.wait(timeout=5)
+        os.killpg(child_pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ([], [("ERROR", "fetching task metadata: err="), ("INFO", "terminating Envoy with sigterm")]),
+    (["-log-level", "error"], [("ERROR", "fetching task metadata: err=")]),
+])
+def test_envoy_entrypoint_without_task_metadata_terminates_envoy_at_once(tmp_path, child_script, flags, expected):
+    """Ours (CHANGELOG): with no metadata endpoint at all the wait could never
+    end, so the proxy is terminated at once instead of at ECS's SIGKILL."""
+    env = {k: v for k, v in os.environ.items() if k != "ECS_CONTAINER_METADATA_URI_V4"}
+    run = StderrFile(tmp_path, [*flags, sys.executable, child_script, str(tmp_path / "signals.log")], env)
+    wait_for_line(run.signals, "started")
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.proc.wait(timeout=10) == 7
+    messages = log_messages(run.text())
+    assert len(messages) == len(expected), messages
+    assert [(level, message[:len(prefix)])
+            for (level, message), (_, prefix) in zip(messages, expected, strict=True)] == expected
+    assert "ECS_CONTAINER_METADATA_URI_V4 is not set" in messages[0][1]
+
+
+def test_envoy_entrypoint_logs_a_start_failure_as_the_reference():
+    r = run_envoy("/no/such/proxy")
+    assert r.returncode == 1
+    messages = log_messages(r.stderr)
+    assert [level for level, _ in messages] == ["ERROR", "ERROR"]
+    assert messages[0][1].startswith('starting process: error="cannot run /no/such/proxy: ')
+    assert messages[1][1] == "Envoy failed to start"
 
 
 # ---------------------------------------------------------------- net-dial

@@ -28,12 +28,21 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
-import testbed as tb
-from conftest import APP, CONTROL_PLANE, DATAPLANE, WEB_ROLE, base_config, register_cluster_node, wait_for
-from ecs_agent_emulator import ContainerSpec
-from fault_proxy import FaultProxy
+from conftest import (
+    APP,
+    CONTROL_PLANE,
+    DATAPLANE,
+    WEB_ROLE,
+    base_config,
+    holds,
+    register_cluster_node,
+    wait_for,
+    wait_polled,
+)
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec
+from consul_ecs_testbed.fault_proxy import FaultProxy
 from test_control_plane import service_token, statuses, wait_status
 from test_controller import EcsMoto, ecs_moto, start_controller  # noqa: F401 - fixtures
 
@@ -58,7 +67,7 @@ class PersistentConsul(tb.ConsulServer):
                    performance={"raft_multiplier": 1})
         return cfg
 
-    def start(self, wait: bool = True, timeout: float = 60.0) -> "PersistentConsul":
+    def start(self, wait: bool = True, timeout: float = 60.0) -> PersistentConsul:
         cfg_path = os.path.join(self.workdir, "consul.json")
         with open(cfg_path, "w") as f:
             json.dump(self.config(), f, indent=2)
@@ -169,8 +178,8 @@ def test_consul_late_at_start(run_control_plane, make_task, consul, moto, bootst
     proxy = proxy_to(consul)
     proxy.set_mode("refuse")
     cp = start(run_control_plane, config_for(consul, moto, bootstrap_dir, proxy.port), make_task(), ready=False)
-    time.sleep(3)
-    assert cp.alive() and cp.health() == 500, cp.describe()
+    wait_for(lambda: cp.health() == 500, 10, "readiness endpoint answering 500", cp)
+    holds(lambda: cp.alive() and cp.health() == 500, 3, "alive and not ready while Consul refuses", cp)
     assert consul.service_instance(cp.node, cp.service_id) is None
     proxy.set_mode("pass")
     cp.wait_ready(timeout=10)
@@ -184,21 +193,23 @@ def test_consul_down_while_health_changes(run_control_plane, make_task, consul, 
     cp = start(run_control_plane, config_for(consul, moto, bootstrap_dir, proxy.port), make_task())
     wait_status(consul, cp, ALL_PASSING, 5, "passing before the outage")
     proxy.set_mode("refuse")
+    changed = time.time()
     emulator.set_container(cp.task.task_id, APP, health="UNHEALTHY")
-    time.sleep(2.5)
-    assert statuses(consul, cp)["app"] == "passing"  # Consul could not be told
+    wait_polled(emulator, cp.task, CONTROL_PLANE, changed, "the change seen during the outage", cp=cp)
+    holds(lambda: statuses(consul, cp)["app"] == "passing", 1.5, "Consul could not be told", cp)
     proxy.set_mode("pass")
-    wait_status(consul, cp, {"app": "critical"}, 3, "the change lands once Consul is back")
+    wait_status(consul, cp, {"app": "critical"}, 10, "the change lands once Consul is back")
     # Flapping during a second outage: what lands is the state at the end.
     proxy.set_mode("hang")
+    changed = time.time()
     emulator.set_container(cp.task.task_id, APP, health="HEALTHY")
-    time.sleep(1.5)
+    wait_polled(emulator, cp.task, CONTROL_PLANE, changed, "healthy seen during the hang", cp=cp)
+    changed = time.time()
     emulator.set_container(cp.task.task_id, APP, health="UNHEALTHY")
-    time.sleep(1.5)
-    proxy.set_mode("pass")
-    time.sleep(3)  # the switch back cut the request stuck in the hang
-    assert statuses(consul, cp)["app"] == "critical", cp.describe()
-    assert cp.health() == 200
+    wait_polled(emulator, cp.task, CONTROL_PLANE, changed, "unhealthy again seen during the hang", cp=cp)
+    proxy.set_mode("pass")  # cuts the request stuck in the hang
+    wait_for(lambda: cp.health() == 200, 10, "ready once Consul answers", cp)
+    holds(lambda: statuses(consul, cp)["app"] == "critical", 3, "what lands is the state at the end", cp)
     stop_clean(emulator, consul, cp)
 
 
@@ -217,8 +228,7 @@ def test_consul_restarted(run_control_plane, make_task, own_consul, moto, bootst
         # Everything is gone, the auth method and the cluster's node too.
         assert consul.service_instance(cp.node, cp.service_id) is None
         wait_for(lambda: cp.health() != 200, 10, "readiness drops while the task is not registered", cp)
-        time.sleep(2)
-        assert cp.health() != 200, cp.describe()
+        holds(lambda: cp.health() != 200, 2, "not ready while the task is not registered", cp)
         # What the operator's bootstrap and the controller put back.
         tb.setup_auth_method(consul, moto.url)
         register_cluster_node(consul, task)
@@ -257,8 +267,7 @@ def test_check_write_finds_the_registration_gone(run_control_plane, make_task, c
     wait_status(consul, cp, ALL_PASSING, 5, "passing")
     for sid in (cp.proxy_id, cp.service_id):
         consul.must(consul.put("/v1/catalog/deregister", {"Node": cp.node, "ServiceID": sid}))
-    time.sleep(2)
-    assert consul.service_instance(cp.node, cp.service_id) is None, "nothing changed: nothing written"
+    holds(lambda: consul.service_instance(cp.node, cp.service_id) is None, 2, "nothing changed: nothing written", cp)
     emulator.set_container(cp.task.task_id, APP, health="UNHEALTHY")
     wait_status(consul, cp, {"app": "critical", "dp_service": "passing", "dp_proxy": "passing"}, 5,
                 "re-registered by the failed check write, with the current statuses")
@@ -304,8 +313,9 @@ def test_metadata_endpoint_faults(run_control_plane, make_task, consul, cp_confi
     fault(True)
     try:
         cp = start(run_control_plane, cp_config, task, ready=False)
-        time.sleep(2.5)
-        assert cp.alive() and cp.health() == 500, cp.describe()
+        wait_polled(emulator, task, CONTROL_PLANE, 0, "metadata asked for", polls=1, cp=cp)
+        wait_for(lambda: cp.health() == 500, 10, "readiness endpoint answering 500", cp)
+        holds(lambda: cp.alive() and cp.health() == 500, 2.5, "alive and not ready while metadata fails", cp)
         assert consul.service_instance(cp.node, cp.service_id) is None
     finally:
         fault(False)
@@ -314,9 +324,9 @@ def test_metadata_endpoint_faults(run_control_plane, make_task, consul, cp_confi
     # In the steady state: the checks keep what was last true, nothing flaps.
     fault(True)
     try:
-        time.sleep(2.5)
-        assert cp.alive(), cp.describe()
-        assert statuses(consul, cp) == ALL_PASSING
+        since = time.time()
+        holds(lambda: cp.alive() and statuses(consul, cp) == ALL_PASSING, 2.5, "no flapping while metadata fails", cp)
+        wait_polled(emulator, task, CONTROL_PLANE, since, "metadata asked for during the fault", cp=cp)
     finally:
         fault(False)
     emulator.set_container(task.task_id, APP, health="UNHEALTHY")
@@ -327,8 +337,10 @@ def test_credentials_failing_at_login(run_control_plane, make_task, consul, cp_c
     emulator.fail_path("/v2/credentials/", 500)
     try:
         cp = start(run_control_plane, cp_config, make_task(), ready=False)
-        time.sleep(2.5)
-        assert cp.alive() and cp.health() == 500, cp.describe()
+        wait_for(lambda: emulator.requests_matching(f"/v2/credentials/{cp.task.credentials_id}"), 10,
+                 "credentials asked for", cp)
+        wait_for(lambda: cp.health() == 500, 10, "readiness endpoint answering 500", cp)
+        holds(lambda: cp.alive() and cp.health() == 500, 2.5, "alive and not ready while credentials fail", cp)
         assert consul.login_tokens(cp.task.task_id) == []
     finally:
         emulator.fail_path("/v2/credentials/", None)
@@ -342,7 +354,8 @@ def test_sigterm_before_login(run_control_plane, make_task, consul, cp_config, e
     emulator.fail_path("/v2/credentials/", 500)
     try:
         cp = start(run_control_plane, cp_config, make_task(), ready=False)
-        time.sleep(1.5)
+        wait_for(lambda: emulator.requests_matching(f"/v2/credentials/{cp.task.credentials_id}"), 10,
+                 "in the login's retries", cp)
         ecs_stop(emulator, cp)
         assert wait_exit(cp, 5) == 0, cp.describe()
     finally:
@@ -355,8 +368,7 @@ def test_sigterm_during_registration_retries(run_control_plane, make_task, consu
     # is refused and retried.
     cp = start(run_control_plane, cp_config, make_task(register_node=False), ready=False)
     wait_for(lambda: len(consul.login_tokens(cp.task.task_id)) == 1, 10, "logged in", cp)
-    time.sleep(1.5)
-    assert cp.health() == 500
+    holds(lambda: cp.health() == 500, 1.5, "not ready while the registration is refused", cp)
     ecs_stop(emulator, cp)
     assert wait_exit(cp, 5) == 0, cp.describe()
     assert_nothing_left(consul, cp)
@@ -380,11 +392,11 @@ def test_sigterm_during_consul_outage(run_control_plane, make_task, consul, moto
     cp = start(run_control_plane, config_for(consul, moto, bootstrap_dir, proxy.port), make_task())
     wait_status(consul, cp, ALL_PASSING, 5, "passing")
     proxy.set_mode("refuse")
+    stopped = time.time()
     ecs_stop(emulator, cp)
-    time.sleep(1)
+    wait_polled(emulator, cp.task, CONTROL_PLANE, stopped, "the stop seen", cp=cp)
     exited(emulator, cp)
-    time.sleep(2)
-    assert cp.alive(), f"gave up while Consul is down\n{cp.describe()}"
+    holds(cp.alive, 2, "alive (not given up) while Consul is down", cp)
     proxy.set_mode("pass")
     assert wait_exit(cp, BUDGET) == 0, cp.describe()
     assert_nothing_left(consul, cp)
@@ -417,14 +429,13 @@ def test_sigterm_with_consul_back_mid_drain(run_control_plane, make_task, consul
     wait_status(consul, cp, ALL_PASSING, 5, "passing")
     proxy.set_mode("refuse")
     ecs_stop(emulator, cp)
-    time.sleep(4)
+    holds(cp.alive, 4, "draining while Consul is down", cp)
     proxy.set_mode("pass")
     t0 = time.monotonic()
     wait_status(consul, cp, ALL_CRITICAL, 2, "critical soon after Consul is back, mid-drain")
     assert time.monotonic() - t0 < 2
     assert consul.service_instance(cp.node, cp.service_id) is not None, "still draining: still registered"
-    time.sleep(1.5)
-    assert statuses(consul, cp) == ALL_CRITICAL, "nothing flips it back"
+    holds(lambda: statuses(consul, cp) == ALL_CRITICAL, 1.5, "nothing flips it back", cp)
     exited(emulator, cp, APP)
     exited(emulator, cp)
     assert wait_exit(cp, 5) == 0, cp.describe()
@@ -464,9 +475,8 @@ def test_dataplane_crash_without_sigterm(run_control_plane, make_task, consul, c
     assert emulator.container(cp.task.task_id, DATAPLANE).health == "HEALTHY"
     wait_status(consul, cp, {"app": "passing", "dp_service": "critical", "dp_proxy": "critical"}, 3,
                 "a stopped dataplane is critical")
-    time.sleep(1.5)
-    assert cp.alive()
-    assert statuses(consul, cp)["dp_proxy"] == "critical", "the proxy takes no traffic"
+    holds(lambda: cp.alive() and statuses(consul, cp)["dp_proxy"] == "critical", 1.5,
+          "alive, and the proxy takes no traffic", cp)
 
 
 def test_sigkill_reaped_by_the_controller(run_control_plane, own_consul, moto, aws, bootstrap_dir, emulator,
@@ -513,7 +523,7 @@ def test_deep_metadata_document_is_not_a_crash(run_control_plane, make_task, cp_
         def log_message(self, *a):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(deep)))

@@ -13,8 +13,8 @@ import os
 
 import pytest
 
-import testbed as tb
 from conftest import DATAPLANE, GATEWAY_ROLES, base_config, wait_for
+from consul_ecs_testbed import bed as tb
 
 pytestmark = pytest.mark.needs_binary
 

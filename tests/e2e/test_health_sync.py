@@ -3,23 +3,25 @@ long-running sidecar) against the real test bed: Consul 1.15 with ACLs, moto,
 and the ECS agent emulator. Each test runs `mesh-init` first (as the official
 mesh-task orders the containers), then health-sync on the same task.
 
-The named cases are the reference's fixes (shared/reference/field-notes.md):
-a synced container missing from task metadata is critical (0.10.0), no write
-per tick (0.10.0), the dataplane check reflects the app's health (0.9.0), and
-nothing flips a check back to passing after SIGTERM (0.9.2).
+The named cases are bugs the reference fixed in the release named: a synced
+container missing from task metadata (still starting) counts as critical
+(0.10.0), no catalog write per tick when nothing changed (0.10.0), the
+dataplane check reflects the app's health, so an unhealthy app takes no
+traffic (0.9.0), and nothing flips a check back to passing after SIGTERM
+(0.9.2).
 """
 from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
-import testbed as tb
-from conftest import APP, DATAPLANE, ControlPlane, base_config
-from ecs_agent_emulator import ContainerSpec
-from recording_proxy import HttpRecordingProxy
+from conftest import APP, DATAPLANE, ControlPlane, base_config, holds
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec
+from consul_ecs_testbed.fault_proxy import FaultProxy
+from consul_ecs_testbed.recording_proxy import HttpRecordingProxy
 
 pytestmark = pytest.mark.needs_binary
 
@@ -93,10 +95,9 @@ def test_syncs_health_and_writes_nothing_when_nothing_changed(run_control_plane,
     cfg = split_config(consul, moto, bootstrap_dir, http_port=counting_proxy.port)
     cp = start_split(run_control_plane, make_task, cfg)
     wait_status(consul, cp, ALL_PASSING, 10, "all checks passing")
-    time.sleep(1.5)  # let a write in flight land
-    before = counting_proxy.count()
-    time.sleep(4)
-    assert counting_proxy.count() == before, f"catalog writes while nothing changed\n{cp.describe()}"
+    before = tb.wait_stable(counting_proxy.count, 1.5, 15, what="catalog writes in flight")
+    # Four sync ticks (1 s) with nothing new: not one write.
+    holds(lambda: counting_proxy.count() == before, 4, "no catalog write while nothing changed", cp)
     assert not os.path.exists(os.path.join(bootstrap_dir, "service-token")), "health-sync writes no token file"
 
 
@@ -105,14 +106,13 @@ def test_one_change_is_one_write_and_app_unhealthy_makes_dataplane_critical(
     cfg = split_config(consul, moto, bootstrap_dir, http_port=counting_proxy.port)
     cp = start_split(run_control_plane, make_task, cfg)
     wait_status(consul, cp, ALL_PASSING, 10, "all checks passing")
-    time.sleep(1.5)
-    before = counting_proxy.count()
+    before = tb.wait_stable(counting_proxy.count, 1.5, 15, what="catalog writes in flight")
     emulator.set_container(cp.task.task_id, APP, health="UNHEALTHY")
     # The app check and both dataplane checks: the proxy must not take
     # traffic for an unhealthy app (reference 0.9.0).
     wait_status(consul, cp, ALL_CRITICAL, 10, "app unhealthy -> app and dataplane checks critical")
-    time.sleep(1.5)
-    assert counting_proxy.count() == before + 1, "all of one tick's changes go in one catalog write"
+    after = tb.wait_stable(counting_proxy.count, 1.5, 15, what="catalog writes in flight")
+    assert after == before + 1, "all of one tick's changes go in one catalog write"
     dp = consul.checks_by_id(cp.node)[check_ids(cp)["dp_proxy"]]
     assert '"app"' in dp["Output"], dp
     emulator.set_container(cp.task.task_id, APP, health="HEALTHY")
@@ -127,9 +127,11 @@ def test_synced_container_missing_from_metadata_is_critical(run_control_plane, m
     both = (APP, "worker")
     # worker is not in the task (yet): critical, and so is the dataplane.
     wait_status(consul, cp, {APP: "passing"}, 10, "app passing", containers=both)
-    time.sleep(2)
-    s = statuses(consul, cp, both)
-    assert s["worker"] == "critical" and s["dp_service"] == "critical" and s["dp_proxy"] == "critical", s
+    # Synced (the app's check passes) and over two more ticks: the missing
+    # worker and so the dataplane stay critical.
+    missing = {"worker": "critical", "dp_service": "critical", "dp_proxy": "critical"}
+    holds(lambda: {k: statuses(consul, cp, both)[k] for k in missing} == missing, 2,
+          "worker missing from metadata -> worker and dataplane checks critical", cp)
     emulator.add_container(cp.task.task_id, ContainerSpec("worker", health="HEALTHY"))
     wait_status(consul, cp, {APP: "passing", "worker": "passing", "dp_service": "passing",
                              "dp_proxy": "passing"}, 10, "worker started -> all passing", containers=both)
@@ -161,11 +163,8 @@ def test_sigterm_all_critical_no_flip_back_waits_for_dataplane_then_cleans_up(
     wait_status(consul, cp, ALL_CRITICAL, 5, "SIGTERM -> all critical")
     # ECS still reports every container HEALTHY and the dataplane running:
     # nothing may flip a check back (reference 0.9.2), nothing is removed yet.
-    deadline = time.time() + 3
-    while time.time() < deadline:
-        assert statuses(consul, cp) == ALL_CRITICAL, cp.describe()
-        assert cp.alive(), cp.describe()
-        time.sleep(0.2)
+    holds(lambda: cp.alive() and statuses(consul, cp) == ALL_CRITICAL, 3,
+          "alive and every check critical while the dataplane runs", cp, interval=0.2)
     assert consul.service_instance(cp.node, cp.proxy_id) is not None
     assert consul.service_instance(cp.node, cp.service_id) is not None
 
@@ -195,8 +194,6 @@ def test_follows_a_replaced_consul_server_fleet(run_control_plane, make_task, co
     `consulServers.hosts` when the known addresses stop answering. The
     fleet behind `exec=` is replaced by one at a new address (the old one
     refuses connections): the next health change still reaches Consul."""
-    from fault_proxy import FaultProxy
-
     old = FaultProxy("127.0.0.1", consul.http_port, listen_host="127.0.0.2").start()
     new = None
     servers = tmp_path / "servers"

@@ -14,19 +14,18 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import uuid
 import stat
+import subprocess
 import threading
 import time
+import uuid
 
 import pytest
 from requests.utils import quote
 
-import testbed as tb
-from conftest import (_SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, ControlPlane, base_config,
-                      wait_for)
-from fault_proxy import FaultProxy
+from conftest import _SCRUBBED_ENV, APP, CONTROL_PLANE, DATAPLANE, GATEWAY_ROLES, ControlPlane, base_config, wait_for
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.needs_binary
 
@@ -327,8 +326,8 @@ def test_without_net_admin_fails_at_once_naming_it(consul_ecs_bin, make_task, em
 
 @pytest.fixture
 def task_netns(tmp_path):
-    """A network namespace joined to this one by a veth pair (10.98.<n>.1 here,
-    .2 there), removed afterwards."""
+    """A network namespace joined to this one by a veth pair (<subnet>.1 here,
+    .2 there, a /24 nothing on the host uses), removed afterwards."""
     if os.geteuid() != 0:
         pytest.fail("network namespaces need root", pytrace=False)
     for tool in ("ip", "iptables", "iptables-save", "iptables-restore"):
@@ -336,7 +335,7 @@ def task_netns(tmp_path):
             pytest.fail(f"{tool} not found (scripts/setup.sh installs iproute2 and iptables)", pytrace=False)
     tag = uuid.uuid4().hex[:6]
     ns, host_dev, ns_dev = f"mi-task-{tag}", f"mih{tag}", f"mit{tag}"
-    subnet = f"10.98.{int(tag[:2], 16)}"
+    subnet = tb.pick_subnet().rsplit(".", 1)[0]  # "10.x.y"
 
     def sh(*cmd, check=True):
         return subprocess.run(list(cmd), check=check, capture_output=True, text=True, timeout=30)
@@ -460,7 +459,7 @@ def test_deep_task_metadata_ends_start_up_with_exit_1(command, consul_ecs_bin, t
         def log_message(self, *args):
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Length", str(len(doc)))
             self.end_headers()

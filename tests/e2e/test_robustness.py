@@ -46,7 +46,9 @@ def assert_limit_error(result: subprocess.CompletedProcess, path_prefix: str) ->
     assert result.returncode == 1, f"exit {result.returncode} (-11/139: stack overflow)\n{result.stderr[-2000:]}"
     assert LIMIT_MESSAGE in result.stderr, result.stderr[-2000:]
     line = next(line for line in result.stderr.splitlines() if LIMIT_MESSAGE in line)
-    assert line.strip().startswith(path_prefix), line
+    # A config problem is a log line of its own: "<time> [ERROR] config: <path>: <problem>".
+    assert " [ERROR] config: " in line, line
+    assert line.split(" [ERROR] config: ", 1)[1].startswith(path_prefix), line
     assert "AddressSanitizer" not in result.stderr and "runtime error" not in result.stderr
 
 
@@ -58,7 +60,7 @@ def test_deep_config_file_is_an_error_not_a_crash(tmp_path, command):
     r = subprocess.run([BIN, command, "-config-file", str(path)], capture_output=True, text=True,
                        timeout=60, env=base_env())
     assert_limit_error(r, "proxy.config.a.a.a.a.a.a.<246 more levels>.a.a")
-    assert r.stderr.startswith("invalid config:"), r.stderr[:300]
+    assert "[ERROR] invalid config: errors=1 " in r.stderr.splitlines()[0], r.stderr[:300]
     assert not os.path.exists("/nonexistent/consul-ecs-robustness")
 
 
@@ -96,7 +98,7 @@ class Served:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -132,6 +134,16 @@ class Silent:
                 self.conns.append(conn)
             except OSError:
                 continue
+
+    def request_received(self) -> bool:
+        """Whether a request's first bytes have arrived on a connection (left unread)."""
+        for conn in list(self.conns):
+            try:
+                if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+                    return True
+            except BlockingIOError:
+                continue
+        return False
 
     def close(self):
         self.stop = True
@@ -200,9 +212,13 @@ def test_sigterm_interrupts_a_hung_consul_request():
         deadline = time.monotonic() + 20
         while not silent.conns and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert silent.conns, f"never called Consul; exit {proc.poll()}\n{proc.stderr.read() if proc.poll() is not None else ''}"
-        time.sleep(0.5)  # the request is hanging now
-        assert proc.poll() is None
+        output = proc.stderr.read() if proc.poll() is not None else ""
+        assert silent.conns, f"never called Consul; exit {proc.poll()}\n{output}"
+        deadline = time.monotonic() + 10
+        while not silent.request_received() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert silent.request_received(), "connected, but no request sent"
+        assert proc.poll() is None  # the request is hanging now
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -28,18 +28,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import sys
 
 import pytest
 
-import testbed as tb
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "sandbox"))
-
-from ecs_sandbox import leftover_processes  # noqa: E402
-from mesh import MeshSandbox  # noqa: E402
-from scenario import RECONCILE_SLACK, Scenario  # noqa: E402
-from taskdefs import Timings  # noqa: E402
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed.sandbox.ecs_sandbox import leftover_processes
+from consul_ecs_testbed.sandbox.mesh import MeshSandbox
+from consul_ecs_testbed.sandbox.scenario import RECONCILE_SLACK, Scenario
+from consul_ecs_testbed.sandbox.taskdefs import Timings
 
 pytestmark = [pytest.mark.needs_binary, pytest.mark.timeout(600)]
 
@@ -79,7 +75,7 @@ def diagnostics(sc: Scenario) -> str:
 def test_01_tasks_registered_and_healthy(flow: Scenario) -> None:
     try:
         flow.boot(servers=3)
-    except Exception as e:  # noqa: BLE001 - show everything the sandbox saw
+    except Exception as e:
         pytest.fail(f"sandbox boot failed: {e}\n{diagnostics(flow)}", pytrace=False)
     st = flow.status()
     gw = flow.gateway

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-import terraform_bed as tfb
-import testbed as tb
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed import terraform_bed as tfb
 
 pytestmark = pytest.mark.timeout(600)
 

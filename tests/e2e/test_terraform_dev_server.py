@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-import terraform_bed as tfb
-import testbed as tb
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed import terraform_bed as tfb
 from test_terraform_controller import MOTO_GAPS, assert_only_moto_gaps, env_of, policy_document  # noqa: F401
 
 pytestmark = pytest.mark.timeout(600)

@@ -15,8 +15,8 @@ import botocore.exceptions
 import pytest
 import requests
 
-import testbed as tb
 from conftest import API_ROLE, UNTRUSTED_ROLE, WEB_ROLE
+from consul_ecs_testbed import bed as tb
 
 
 def _replay_sts(parts: dict, moto: tb.MotoServer) -> requests.Response:
@@ -90,6 +90,38 @@ def test_role_needs_iam_getrole_permission(moto: tb.MotoServer, aws: tb.AwsWorld
     with pytest.raises(botocore.exceptions.ClientError) as e:
         iam.list_users()
     assert e.value.response["Error"]["Code"] == "AccessDenied"
+
+
+@pytest.fixture
+def ecs_moto(tmp_path):
+    """A moto of its own, auth off, for ECS calls as an admin."""
+    m = tb.MotoServer(str(tmp_path / "moto-ecs")).start()
+    yield m
+    m.stop()
+
+
+def test_moto_list_tasks_defaults_to_running(ecs_moto: tb.MotoServer):
+    """AWS: "The default status filter is RUNNING" (ListTasks without
+    desiredStatus lists the tasks whose desired status is RUNNING); plain moto
+    lists the STOPPED ones too. The bed's moto answers as AWS does."""
+    ecs = ecs_moto.client("ecs")
+    cluster = ecs.create_cluster(clusterName="list-default")["cluster"]["clusterArn"]
+    ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": "app:latest", "memory": 128}])
+    running, stopped = (t["taskArn"] for t in ecs.run_task(
+        cluster=cluster, taskDefinition="web", launchType="FARGATE", count=2,
+        tags=[{"key": "k", "value": "v"}])["tasks"])
+    ecs.stop_task(cluster=cluster, task=stopped, reason="test")
+
+    assert ecs.list_tasks(cluster=cluster)["taskArns"] == [running]
+    assert ecs.list_tasks(cluster=cluster, desiredStatus="RUNNING")["taskArns"] == [running]
+    assert ecs.list_tasks(cluster=cluster, desiredStatus="STOPPED")["taskArns"] == [stopped]
+    # The other filters still apply on top of the default.
+    assert ecs.list_tasks(cluster=cluster, family="web")["taskArns"] == [running]
+    assert ecs.list_tasks(cluster=cluster, family="other")["taskArns"] == []
+    # A stopped task stays known to the rest of the API.
+    assert [t["lastStatus"] for t in ecs.describe_tasks(cluster=cluster, tasks=[stopped])["tasks"]] == ["STOPPED"]
+    assert ecs.list_tags_for_resource(resourceArn=stopped)["tags"] == [{"key": "k", "value": "v"}]
 
 
 # ---------------------------------------------------------- oracle login ---

@@ -114,8 +114,8 @@ TEST(CredentialsParse, Rfc3339) {
 // Found by fuzz/aws_credentials.cpp: a year past 2262 overflowed the
 // nanosecond count of system_clock (UBSan: signed integer overflow).
 TEST(CredentialsParse, Rfc3339YearsOutsideTheClockAreErrors) {
-  for (const char* bad : {"4052-12-01T12:34:56Z", "9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z", "0001-01-01T00:00:00Z",
-                          "1677-01-01T00:00:00Z"}) {
+  for (const char* bad : {"4052-12-01T12:34:56Z", "9999-12-31T23:59:59Z", "2262-04-12T00:00:00Z",
+                          "0001-01-01T00:00:00Z", "1677-01-01T00:00:00Z"}) {
     EXPECT_THROW(parse_rfc3339(bad), std::invalid_argument) << bad;
   }
   EXPECT_NO_THROW(parse_rfc3339("2261-12-31T23:59:59+00:00"));
@@ -142,7 +142,8 @@ TEST(CredentialsParse, ErrorsNameTheFieldAndNeverTheSecret) {
   EXPECT_NE(missing_key.find("AccessKeyId"), std::string::npos);
   EXPECT_EQ(missing_key.find("s3cr3t"), std::string::npos);
 
-  const std::string missing_secret = error_of([] { parse_container_credentials(R"({"AccessKeyId":"AKID","Token":"t0k"})"); });
+  const std::string missing_secret = error_of(
+      [] { parse_container_credentials(R"({"AccessKeyId":"AKID","Token":"t0k"})"); });
   EXPECT_NE(missing_secret.find("SecretAccessKey"), std::string::npos);
   EXPECT_EQ(missing_secret.find("t0k"), std::string::npos);
 
@@ -163,7 +164,8 @@ TEST(CredentialsProvider, EnvironmentVariables) {
                                         {"AWS_SECRET_ACCESS_KEY", "SECRET"},
                                         {"AWS_SESSION_TOKEN", "TOKEN"},
                                         {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x"}}),
-                                {}, FakeTransport{}.transport()});
+                                {},
+                                FakeTransport{}.transport()});
   const Credentials creds = provider.get();
   EXPECT_EQ(creds.access_key_id, "AKID");
   EXPECT_EQ(creds.secret_access_key, "SECRET");
@@ -284,8 +286,8 @@ TEST(CredentialsProvider, TransportErrorsDoNotRepeatTheEndpointPath) {
 TEST(CredentialsProvider, BadResponseBodyDoesNotEchoIt) {
   FakeTransport fake;
   fake.answer(200, R"({"AccessKeyId":"AKID","SecretAccessKey":12345678})");
-  CredentialsProvider provider({env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}),
-                                [] { return at(2023, 12, 31); }, fake.transport()});
+  CredentialsProvider provider(
+      {env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), [] { return at(2023, 12, 31); }, fake.transport()});
   const std::string message = error_of([&] { provider.get(); });
   EXPECT_NE(message.find("SecretAccessKey"), std::string::npos);
   EXPECT_EQ(message.find("12345678"), std::string::npos);
@@ -294,8 +296,7 @@ TEST(CredentialsProvider, BadResponseBodyDoesNotEchoIt) {
 // --- Caching and refresh ---
 
 struct ManualClock {
-  std::shared_ptr<std::atomic<system_clock::rep>> ticks =
-      std::make_shared<std::atomic<system_clock::rep>>(0);
+  std::shared_ptr<std::atomic<system_clock::rep>> ticks = std::make_shared<std::atomic<system_clock::rep>>(0);
   void set(system_clock::time_point t) { ticks->store(t.time_since_epoch().count()); }
   Clock clock() const {
     return [ticks = ticks] { return system_clock::time_point(system_clock::duration(ticks->load())); };
@@ -308,8 +309,8 @@ TEST(CredentialsProvider, RefreshesFiveMinutesBeforeExpiration) {
   fake.answer(200, credentials_json("2024-01-01T12:00:00Z", "KEY1"));
   ManualClock clock;
   clock.set(expiry - 1h);
-  CredentialsProvider provider({env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), clock.clock(),
-                                fake.transport()});
+  CredentialsProvider provider(
+      {env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), clock.clock(), fake.transport()});
 
   EXPECT_EQ(provider.get().access_key_id, "KEY1");
   EXPECT_EQ(fake.calls(), 1u);
@@ -333,8 +334,8 @@ TEST(CredentialsProvider, FailedRefreshKeepsStillValidCredentialsThenFails) {
   fake.answer(200, credentials_json("2024-01-01T12:00:00Z", "KEY1"));
   ManualClock clock;
   clock.set(expiry - 1h);
-  CredentialsProvider provider({env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), clock.clock(),
-                                fake.transport()});
+  CredentialsProvider provider(
+      {env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), clock.clock(), fake.transport()});
   provider.get();
 
   fake.shared->answers.clear();
@@ -352,8 +353,8 @@ TEST(CredentialsProvider, NoExpirationMeansPeriodicRefetch) {
   fake.answer(200, R"({"AccessKeyId":"A","SecretAccessKey":"S"})");
   ManualClock clock;
   clock.set(at(2024, 1, 1));
-  CredentialsProvider provider({env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), clock.clock(),
-                                fake.transport()});
+  CredentialsProvider provider(
+      {env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), clock.clock(), fake.transport()});
   provider.get();
   clock.set(at(2024, 1, 1) + kRefreshWithoutExpiry - 1s);
   provider.get();
@@ -366,8 +367,8 @@ TEST(CredentialsProvider, NoExpirationMeansPeriodicRefetch) {
 TEST(CredentialsProvider, ConcurrentCallersShareOneFetch) {
   FakeTransport fake;
   fake.answer(200, credentials_json("2024-01-01T12:00:00Z"));
-  CredentialsProvider provider({env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}),
-                                [] { return at(2024, 1, 1); }, fake.transport()});
+  CredentialsProvider provider(
+      {env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/c"}}), [] { return at(2024, 1, 1); }, fake.transport()});
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 8; ++i) {
@@ -386,10 +387,11 @@ TEST(CredentialsProvider, ConcurrentCallersShareOneFetch) {
 
 TEST(CredentialsEndpoint, FetchesFromALocalContainerEndpoint) {
   TinyHttpServer server(http_response(200, credentials_json("2030-01-01T00:00:00Z")));
-  CredentialsProvider provider({env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/task-id"},
-                                        {"CONSUL_ECS_CONTAINER_CREDENTIALS_HOST",
-                                         "127.0.0.1:" + std::to_string(server.port())}}),
-                                {}, {}});  // default clock and transport
+  CredentialsProvider provider(
+      {env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/task-id"},
+               {"CONSUL_ECS_CONTAINER_CREDENTIALS_HOST", "127.0.0.1:" + std::to_string(server.port())}}),
+       {},
+       {}});  // default clock and transport
   const Credentials creds = provider.get();
   EXPECT_EQ(creds.access_key_id, "ASIAKEY");
   EXPECT_EQ(creds.session_token, "token-value-456");
@@ -405,7 +407,8 @@ TEST(CredentialsEndpoint, FullUriSendsTheAuthorizationToken) {
   CredentialsProvider provider(
       {env_of({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:" + std::to_string(server.port()) + "/get"},
                {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "my-auth-token"}}),
-       {}, {}});
+       {},
+       {}});
   provider.get();
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 1u);
@@ -414,10 +417,11 @@ TEST(CredentialsEndpoint, FullUriSendsTheAuthorizationToken) {
 
 TEST(CredentialsEndpoint, ReportsHttpStatus) {
   TinyHttpServer server(http_response(403, R"({"code":"AccessDenied","message":"denied"})"));
-  CredentialsProvider provider({env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x"},
-                                        {"CONSUL_ECS_CONTAINER_CREDENTIALS_HOST",
-                                         "127.0.0.1:" + std::to_string(server.port())}}),
-                                {}, {}});
+  CredentialsProvider provider(
+      {env_of({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x"},
+               {"CONSUL_ECS_CONTAINER_CREDENTIALS_HOST", "127.0.0.1:" + std::to_string(server.port())}}),
+       {},
+       {}});
   const std::string message = error_of([&] { provider.get(); });
   EXPECT_NE(message.find("HTTP 403"), std::string::npos) << message;
   EXPECT_NE(message.find("AccessDenied"), std::string::npos) << message;

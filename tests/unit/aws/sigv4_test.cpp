@@ -226,8 +226,8 @@ TEST_P(Sigv4SuiteCase, MatchesCanonicalRequestStringToSignAuthorizationAndSigned
     const SigningResult old_result = sign(old_request, creds, "us-east-1", "service", suite_time());
     EXPECT_EQ(old_result.string_to_sign, sts);
 
-    const std::string signed_headers =
-        stale->second.authz_lists_current_headers ? result.signed_headers : old_result.signed_headers;
+    const std::string signed_headers = stale->second.authz_lists_current_headers ? result.signed_headers
+                                                                                 : old_result.signed_headers;
     const std::string expected_authz =
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=" +
         signed_headers + ", Signature=" + old_result.signature;
@@ -364,7 +364,8 @@ TEST(Sigv4, ResigningReplacesDateAndAuthorization) {
 
 TEST(Sigv4, SameRequestWithExplicitOrDerivedHostSignsTheSame) {
   SigningRequest derived{"GET", "https://example.amazonaws.com:443/?b=1&a=2", {}, ""};
-  SigningRequest explicit_host{"GET", "https://example.amazonaws.com/?a=2&b=1", {{"host", "example.amazonaws.com"}}, ""};
+  SigningRequest explicit_host{
+      "GET", "https://example.amazonaws.com/?a=2&b=1", {{"host", "example.amazonaws.com"}}, ""};
   EXPECT_EQ(sign(derived, suite_credentials(), "us-east-1", "service", suite_time()).signature,
             sign(explicit_host, suite_credentials(), "us-east-1", "service", suite_time()).signature);
 }

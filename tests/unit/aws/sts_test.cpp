@@ -39,9 +39,10 @@ TEST(AwsSts, ParsePrincipalArn) {
   EXPECT_EQ(user.type, "user");
   EXPECT_EQ(user.friendly_name, "alice");
 
-  for (const char* bad : {"", "arn:aws:iam::123456789012", "foo:aws:iam::1:role/r", "arn::iam::1:role/r",
-                          "arn:aws:ecs::1:role/r", "arn:aws:iam:::role/r", "arn:aws:iam::1:role",
-                          "arn:aws:sts::1:assumed-role/r", "arn:aws:iam::1:instance-profile/p", "arn:aws:iam::1:role/"}) {
+  for (const char* bad :
+       {"", "arn:aws:iam::123456789012", "foo:aws:iam::1:role/r", "arn::iam::1:role/r", "arn:aws:ecs::1:role/r",
+        "arn:aws:iam:::role/r", "arn:aws:iam::1:role", "arn:aws:sts::1:assumed-role/r",
+        "arn:aws:iam::1:instance-profile/p", "arn:aws:iam::1:role/"}) {
     EXPECT_THROW(parse_principal_arn(bad), std::invalid_argument) << bad;
   }
 }
@@ -59,7 +60,8 @@ TEST(AwsSts, GetCallerIdentitySendsASignedRequestAndReadsTheArn) {
     return response;
   };
   Credentials creds{"AKID", "SECRET", "TOKEN", std::nullopt, ""};
-  const auto now = std::chrono::system_clock::time_point(std::chrono::sys_days(std::chrono::year(2024) / 1 / 2).time_since_epoch());
+  const auto now = std::chrono::system_clock::time_point(
+      std::chrono::sys_days(std::chrono::year(2024) / 1 / 2).time_since_epoch());
   EXPECT_EQ(get_caller_identity_arn(creds, "us-west-2", "", transport, now),
             "arn:aws:sts::123456789012:assumed-role/my-role/i-0123");
   EXPECT_EQ(seen.method, "POST");
@@ -73,8 +75,9 @@ TEST(AwsSts, GetCallerIdentitySendsASignedRequestAndReadsTheArn) {
   };
   EXPECT_EQ(header("Content-Type"), "application/x-www-form-urlencoded; charset=utf-8");
   EXPECT_EQ(header("X-Amz-Security-Token"), "TOKEN");
-  EXPECT_TRUE(header("Authorization").starts_with("AWS4-HMAC-SHA256 Credential=AKID/20240102/us-west-2/sts/aws4_request, "
-                                                   "SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token, "))
+  EXPECT_TRUE(header("Authorization")
+                  .starts_with("AWS4-HMAC-SHA256 Credential=AKID/20240102/us-west-2/sts/aws4_request, "
+                               "SignedHeaders=content-length;content-type;host;x-amz-date;x-amz-security-token, "))
       << header("Authorization");
 }
 
@@ -82,8 +85,9 @@ TEST(AwsSts, GetCallerIdentityErrors) {
   Transport denied = [](const http::Request&) {
     http::Response response;
     response.status = 403;
-    response.body = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
-                    "<Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>";
+    response.body =
+        "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code>"
+        "<Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>";
     return response;
   };
   Credentials creds{"AKID", "SECRET", "", std::nullopt, ""};

@@ -113,7 +113,8 @@ TEST(MeshInitTransparentProxy, ProxyFactsFromTheCatalog) {
 TEST(MeshInitTransparentProxy, ProxyServicePathFiltersAndMergesCentralConfig) {
   const auto cfg = cfg_v10();
   const auto regs = mesh::build_registrations(cfg, task_with({}));
-  const auto path = commands::proxy_service_path(regs);
+  const auto read = commands::proxy_service_read(regs);
+  const auto& path = read.path;
   EXPECT_EQ(path.rfind("/v1/catalog/node-services/arn:aws:ecs:us-east-1:123456789012:cluster/c?", 0), 0u) << path;
   EXPECT_NE(path.find("merge-central-config"), std::string::npos);
   EXPECT_NE(path.find("filter=ID%20%3D%3D%20%22web-abcdef-sidecar-proxy%22"), std::string::npos) << path;

@@ -60,9 +60,9 @@ INSTANTIATE_TEST_SUITE_P(ConfigReference0100, Config0100ValidExampleTest,
                                            "test_config_null_top_level_fields.json", "test_extensive_config.json"));
 
 TEST(Config0100ExampleTest, MissingFieldsReportsBothProblems) {
-  EXPECT_THAT(config_errors(read_file(kExamples + "test_config_missing_fields.json")),
-              UnorderedElementsAre("bootstrapDir: must be at least 1 character(s) long, got 0",
-                                   "consulServers: is required"));
+  EXPECT_THAT(
+      config_errors(read_file(kExamples + "test_config_missing_fields.json")),
+      UnorderedElementsAre("bootstrapDir: must be at least 1 character(s) long, got 0", "consulServers: is required"));
 }
 
 TEST(Config0100ExampleTest, UppercaseNamesReportServiceAndGateway) {
@@ -118,8 +118,8 @@ TEST(Config0100ExampleTest, NullNestedTransparentProxyFieldsAreUnset) {
 
 TEST(Config0100Test, TransparentProxyDefaultsToEnabled) {
   // Absent, null, an empty block and a null `enabled` all mean enabled.
-  for (const char* extra : {"", R"("transparentProxy": null)", R"("transparentProxy": {})",
-                            R"("transparentProxy": {"enabled": null})"}) {
+  for (const char* extra :
+       {"", R"("transparentProxy": null)", R"("transparentProxy": {})", R"("transparentProxy": {"enabled": null})"}) {
     const Config cfg = load_config(minimal(extra), kV10);
     EXPECT_TRUE(transparent_proxy_enabled(cfg)) << extra;
     EXPECT_FALSE(consul_dns_enabled(cfg)) << extra;
@@ -127,7 +127,8 @@ TEST(Config0100Test, TransparentProxyDefaultsToEnabled) {
 }
 
 TEST(Config0100Test, TransparentProxyCanBeTurnedOff) {
-  const Config cfg = load_config(minimal(R"("transparentProxy": {"enabled": false, "consulDNS": {"enabled": true}})"), kV10);
+  const Config cfg = load_config(minimal(R"("transparentProxy": {"enabled": false, "consulDNS": {"enabled": true}})"),
+                                 kV10);
   EXPECT_FALSE(transparent_proxy_enabled(cfg));
   EXPECT_FALSE(consul_dns_enabled(cfg));  // Consul DNS needs the transparent proxy
 }

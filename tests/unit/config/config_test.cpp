@@ -57,9 +57,9 @@ INSTANTIATE_TEST_SUITE_P(ConfigReference, ConfigValidExampleTest,
                                            "test_config_null_top_level_fields.json", "test_extensive_config.json"));
 
 TEST(ConfigExampleTest, MissingFieldsReportsBothProblems) {
-  EXPECT_THAT(config_errors(read_file(kExamples + "test_config_missing_fields.json")),
-              UnorderedElementsAre("bootstrapDir: must be at least 1 character(s) long, got 0",
-                                   "consulServers: is required"));
+  EXPECT_THAT(
+      config_errors(read_file(kExamples + "test_config_missing_fields.json")),
+      UnorderedElementsAre("bootstrapDir: must be at least 1 character(s) long, got 0", "consulServers: is required"));
 }
 
 TEST(ConfigExampleTest, UppercaseNamesReportServiceAndGateway) {
@@ -192,9 +192,8 @@ TEST(ConfigExampleTest, EmptyFieldsFallBackToDefaults) {
 TEST(ConfigTest, BriefExampleMessages) {
   EXPECT_THAT(config_errors(minimal(R"("logLevel": "info")")),
               ElementsAre(HasSubstr("logLevel: must be one of TRACE, DEBUG, INFO, WARN, ERROR, null")));
-  EXPECT_THAT(
-      config_errors(minimal(R"("proxy": {"upstreams": [{"destinationName": "b", "localBindPort": "80"}]})")),
-      ElementsAre("proxy.upstreams[0].localBindPort: must be integer, got string"));
+  EXPECT_THAT(config_errors(minimal(R"("proxy": {"upstreams": [{"destinationName": "b", "localBindPort": "80"}]})")),
+              ElementsAre("proxy.upstreams[0].localBindPort: must be integer, got string"));
   EXPECT_THAT(config_errors(R"({"bootstrapDir": "/consul"})"), ElementsAre("consulServers: is required"));
   EXPECT_THAT(config_errors(minimal(R"("extra": 1)")), ElementsAre("extra: additional property not allowed"));
 }
@@ -224,9 +223,8 @@ TEST(ConfigTest, PortsMustBeInRange) {
               ElementsAre("service.port: must be a port number between 0 and 65535, got 70000"));
   EXPECT_THAT(config_errors(minimal(R"("proxy": {"publicListenerPort": -1})")),
               ElementsAre("proxy.publicListenerPort: must be a port number between 0 and 65535, got -1"));
-  EXPECT_THAT(
-      config_errors(R"({"bootstrapDir": "/c", "consulServers": {"hosts": "h", "grpc": {"port": 65536}}})"),
-      ElementsAre("consulServers.grpc.port: must be a port number between 0 and 65535, got 65536"));
+  EXPECT_THAT(config_errors(R"({"bootstrapDir": "/c", "consulServers": {"hosts": "h", "grpc": {"port": 65536}}})"),
+              ElementsAre("consulServers.grpc.port: must be a port number between 0 and 65535, got 65536"));
   EXPECT_NO_THROW(load_config(minimal(R"("service": {"port": 65535})")));
 }
 
@@ -252,18 +250,17 @@ TEST(ConfigTest, ReportsAllErrorsAtOnce) {
     "service": {"name": "Web", "port": "80", "tags": ["a", "a"]},
     "proxy": {"healthCheckPort": "x"}
   })");
-  EXPECT_THAT(errors, UnorderedElementsAre(
-                          "bootstrapDir: must be at least 1 character(s) long, got 0", "consulServers: is required",
-                          HasSubstr("logLevel: must be one of"), HasSubstr("service.name: must be lower case"),
-                          "service.port: must be integer, got string",
-                          "service.tags: items must be unique, but [0] and [1] are both \"a\"",
-                          "proxy.healthCheckPort: must be integer, got string"));
+  EXPECT_THAT(errors, UnorderedElementsAre("bootstrapDir: must be at least 1 character(s) long, got 0",
+                                           "consulServers: is required", HasSubstr("logLevel: must be one of"),
+                                           HasSubstr("service.name: must be lower case"),
+                                           "service.port: must be integer, got string",
+                                           "service.tags: items must be unique, but [0] and [1] are both \"a\"",
+                                           "proxy.healthCheckPort: must be integer, got string"));
   try {
     load_config(R"({"bootstrapDir": ""})");
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(),
-                 "bootstrapDir: must be at least 1 character(s) long, got 0\nconsulServers: is required");
+    EXPECT_STREQ(e.what(), "bootstrapDir: must be at least 1 character(s) long, got 0\nconsulServers: is required");
   }
 }
 
@@ -281,7 +278,27 @@ TEST(ConfigTest, OpenObjectsMatchKeysCaseInsensitivelyLikeGo) {
               ElementsAre("proxy.UPSTREAMS: must be array, got string"));
   // Closed objects still reject such keys.
   EXPECT_THAT(config_errors(minimal(R"("service": {"port": 1, "Name": "x"})")),
-              ElementsAre("service.Name: additional property not allowed"));
+              ElementsAre("service.Name: additional property not allowed (did you mean \"name\"?)"));
+}
+
+TEST(ConfigTest, UnknownPropertyOneEditFromAKnownOneSuggestsIt) {
+  EXPECT_THAT(config_errors(R"({"bootstrapDri": "/c", "consulServers": {"hosts": "h"}})"),
+              ElementsAre("bootstrapDir: is required",
+                          "bootstrapDri: additional property not allowed (did you mean \"bootstrapDir\"?)"));
+  EXPECT_THAT(config_errors(minimal(R"("consulLogin": {"enable": true})")),
+              ElementsAre("consulLogin.enable: additional property not allowed (did you mean \"enabled\"?)"));
+  EXPECT_THAT(config_errors(minimal(R"("proxy": {"upstreams": [{"destinationName": "b", "localBindPort": 1,
+                                                                 "datacentre": "dc2"}]})")),
+              ElementsAre("proxy.upstreams[0].datacentre: additional property not allowed "
+                          "(did you mean \"datacenter\"?)"));
+  // Letter case alone, however many letters, is a typo too.
+  EXPECT_THAT(config_errors(minimal(R"("HEALTHSYNCCONTAINERS": ["app"])")),
+              ElementsAre("HEALTHSYNCCONTAINERS: additional property not allowed "
+                          "(did you mean \"healthSyncContainers\"?)"));
+  // Two edits away, or nothing alike: no guess.
+  EXPECT_THAT(config_errors(minimal(R"("bootstrapDirectory": "/c")")),
+              ElementsAre("bootstrapDirectory: additional property not allowed"));
+  EXPECT_THAT(config_errors(minimal(R"("bogusField": 1)")), ElementsAre("bogusField: additional property not allowed"));
 }
 
 TEST(ConfigTest, EmptyLocalServiceAddressIsUnset) {
@@ -334,8 +351,8 @@ TEST(ConfigDefaultsTest, HttpAndGrpcOverrideDefaults) {
 }
 
 TEST(ConfigDefaultsTest, DefaultsBlockWithoutTlsStillEnablesTls) {
-  const Config cfg =
-      load_config(R"({"bootstrapDir": "/c", "consulServers": {"hosts": "h", "defaults": {"caCertFile": "/a"}}})");
+  const Config cfg = load_config(
+      R"({"bootstrapDir": "/c", "consulServers": {"hosts": "h", "defaults": {"caCertFile": "/a"}}})");
   EXPECT_TRUE(http_tls(cfg).enabled);
   EXPECT_TRUE(grpc_tls(cfg).enabled);
   EXPECT_EQ(grpc_tls(cfg).ca_cert_file, "/a");
@@ -389,9 +406,8 @@ TEST_F(ConfigSourceTest, MissingBothNamesBoth) {
 }
 
 TEST_F(ConfigSourceTest, UnreadableFileIsNamed) {
-  EXPECT_THAT(
-      [] { load_config_from_env_or_file("/nonexistent/consul-ecs.json"); },
-      ::testing::ThrowsMessage<ConfigError>(HasSubstr("cannot read config file /nonexistent/consul-ecs.json")));
+  EXPECT_THAT([] { load_config_from_env_or_file("/nonexistent/consul-ecs.json"); },
+              ::testing::ThrowsMessage<ConfigError>(HasSubstr("cannot read config file /nonexistent/consul-ecs.json")));
   EXPECT_THAT([] { load_config_from_env_or_file(::testing::TempDir()); },
               ::testing::ThrowsMessage<ConfigError>(HasSubstr("is a directory")));
 }

@@ -69,7 +69,8 @@ TEST(SchemaValidatorTest, PatternIsUnanchoredEcmaRegex) {
 
 TEST(SchemaValidatorTest, NamePatternHasFriendlyMessage) {
   const json schema = object_with("name", {{"pattern", "(^$)|(^[a-z0-9]([a-z0-9-_]*[a-z0-9])?$)"}});
-  for (const char* ok : {"", "a", "web", "my-svc_2", "0a"}) EXPECT_THAT(errors(schema, {{"name", ok}}), IsEmpty()) << ok;
+  for (const char* ok : {"", "a", "web", "my-svc_2", "0a"})
+    EXPECT_THAT(errors(schema, {{"name", ok}}), IsEmpty()) << ok;
   for (const char* bad : {"Web", "-a", "a-", "a.b", "a b", "a\n"}) {
     EXPECT_THAT(errors(schema, {{"name", bad}}),
                 ElementsAre(HasSubstr("name: must be lower case alphanumeric, '-' or '_', starting and ending "
@@ -88,9 +89,8 @@ TEST(SchemaValidatorTest, OverlongPatternSubjectIsReportedNotCrashing) {
 }
 
 TEST(SchemaValidatorTest, RequiredReportsTheMissingPath) {
-  const json schema = {{"type", "object"},
-                       {"required", {"a", "b"}},
-                       {"properties", {{"b", {{"type", "object"}, {"required", {"c"}}}}}}};
+  const json schema = {
+      {"type", "object"}, {"required", {"a", "b"}}, {"properties", {{"b", {{"type", "object"}, {"required", {"c"}}}}}}};
   EXPECT_THAT(errors(schema, json::object()), ElementsAre("a: is required", "b: is required"));
   EXPECT_THAT(errors(schema, {{"a", nullptr}, {"b", json::object()}}), ElementsAre("b.c: is required"));
 }
@@ -101,6 +101,33 @@ TEST(SchemaValidatorTest, AdditionalPropertiesFalseRejectsUnknownKeys) {
   schema["additionalProperties"] = false;
   EXPECT_THAT(errors(schema, {{"known", "x"}, {"other", 1}, {"more", 2}}),
               ElementsAre("more: additional property not allowed", "other: additional property not allowed"));
+}
+
+TEST(SchemaValidatorTest, AnUnknownKeyOneEditFromAKnownOneIsSuggested) {
+  const json schema = {{"type", "object"},
+                       {"properties",
+                        {{"port", json::object()},
+                         {"post", json::object()},
+                         {"name", json::object()},
+                         {"tags", json::object()},
+                         {"id", json::object()}}},
+                       {"additionalProperties", false}};
+  auto message = [&](const std::string& key) { return errors(schema, {{key, 1}}).at(0); };
+  EXPECT_EQ(message("nmae"), "nmae: additional property not allowed (did you mean \"name\"?)");    // swap
+  EXPECT_EQ(message("nam"), "nam: additional property not allowed (did you mean \"name\"?)");      // deletion
+  EXPECT_EQ(message("names"), "names: additional property not allowed (did you mean \"name\"?)");  // insertion
+  EXPECT_EQ(message("tage"), "tage: additional property not allowed (did you mean \"tags\"?)");    // substitution
+  EXPECT_EQ(message("TAGS"), "TAGS: additional property not allowed (did you mean \"tags\"?)");    // case
+  EXPECT_EQ(message("pot"), "pot: additional property not allowed (did you mean \"port\" or \"post\"?)");
+  EXPECT_EQ(message("nxmo"), "nxmo: additional property not allowed");  // two substitutions
+  EXPECT_EQ(message("mane"), "mane: additional property not allowed");  // a swap that is not of neighbours
+  EXPECT_EQ(message(""), "[\"\"]: additional property not allowed");
+  // Under three letters one edit reaches nearly anything.
+  EXPECT_EQ(message("ic"), "ic: additional property not allowed");
+  EXPECT_EQ(message("ID"), "ID: additional property not allowed (did you mean \"id\"?)");  // case still counts
+  // Without properties there is nothing to suggest.
+  EXPECT_THAT(errors({{"type", "object"}, {"additionalProperties", false}}, {{"x", 1}}),
+              ElementsAre("x: additional property not allowed"));
 }
 
 TEST(SchemaValidatorTest, AdditionalPropertiesSchemaValidatesUnknownKeys) {
@@ -119,9 +146,8 @@ TEST(SchemaValidatorTest, PatternPropertiesRequireStringMetaValues) {
 }
 
 TEST(SchemaValidatorTest, PatternPropertiesAreNotAdditional) {
-  const json schema = {{"type", "object"},
-                       {"patternProperties", {{"^x-", {{"type", "string"}}}}},
-                       {"additionalProperties", false}};
+  const json schema = {
+      {"type", "object"}, {"patternProperties", {{"^x-", {{"type", "string"}}}}}, {"additionalProperties", false}};
   EXPECT_THAT(errors(schema, {{"x-a", "1"}, {"y", "1"}}), ElementsAre("y: additional property not allowed"));
 }
 
@@ -179,13 +205,6 @@ TEST(SchemaValidatorTest, RejectsSchemasItCannotFullyEnforce) {
   EXPECT_THROW(SchemaValidator(json{{"type", "float"}}), std::invalid_argument);
   EXPECT_THROW(SchemaValidator(json{{"pattern", "("}}), std::invalid_argument);
   EXPECT_THROW(SchemaValidator(json(5)), std::invalid_argument);
-}
-
-TEST(SchemaValidatorTest, PathHelpersQuoteNonIdentifierKeys) {
-  EXPECT_EQ(path_key("", "service"), "service");
-  EXPECT_EQ(path_key("service", "name"), "service.name");
-  EXPECT_EQ(path_key("service.meta", "a.b"), "service.meta[\"a.b\"]");
-  EXPECT_EQ(path_index("proxy.upstreams", 2), "proxy.upstreams[2]");
 }
 
 }  // namespace

@@ -61,3 +61,30 @@ TEST(ConsulClient, LoginSendsMethodMetaAndNoToken) {
   EXPECT_TRUE(req.starts_with("POST /v1/acl/login?dc=dc2 HTTP/1.1")) << req;
   EXPECT_EQ(req.find("X-Consul-Token"), std::string::npos);
 }
+
+TEST(ConsulClient, ARequestsOwnTokenWinsOverTheClients) {
+  TinyHttpServer server(http_response(200, "{}"));
+  consul::Client client(config_for("127.0.0.1", server.port()));
+  client.set_token("client-token");
+  consul::Request request = consul::acl_token_self();
+  request.token = "request-token";
+  client.send(request);
+  client.send(consul::acl_token_self());  // no token of its own: the client's
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(requests[0].find("X-Consul-Token: request-token\r\n"), std::string::npos) << requests[0];
+  EXPECT_EQ(requests[0].find("client-token"), std::string::npos);
+  EXPECT_NE(requests[1].find("X-Consul-Token: client-token\r\n"), std::string::npos) << requests[1];
+}
+
+TEST(ConsulClient, ErrorPredicatesComeFromTheAnswer) {
+  TinyHttpServer server(http_response(403, "ACL not found"));
+  consul::Client client(config_for("127.0.0.1", server.port()));
+  try {
+    client.logout();
+    FAIL() << "expected ApiError";
+  } catch (const consul::ApiError& e) {
+    EXPECT_TRUE(e.acl_not_found());
+    EXPECT_STREQ(e.what(), "POST /v1/acl/logout: HTTP 403: ACL not found");
+  }
+}

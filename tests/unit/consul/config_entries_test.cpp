@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "consul/client.h"
 #include "support/scripted_http_server.h"
 
 using namespace consulecs;
@@ -117,7 +118,7 @@ TEST(ServiceDefaults, UpsertCreatesAnAbsentEntryWithCasZero) {
   ScriptedHttpServer server({http_response(404, R"(Config entry not found for "service-defaults" / "web")"),
                              http_response(200, "true")});
   auto client = client_for(server.port());
-  EXPECT_TRUE(consul::upsert_service_defaults(client, "web", resilient_config()));
+  EXPECT_TRUE(consul::upsert_service_defaults(client.as_call(), "web", resilient_config()));
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0].request_line, "GET /v1/config/service-defaults/web HTTP/1.1");
@@ -131,7 +132,7 @@ TEST(ServiceDefaults, UpsertRereadsAndRetriesAfterACasConflict) {
   ScriptedHttpServer server({http_response(200, existing_entry(7).dump()), http_response(200, "false"),
                              http_response(200, after_conflict.dump()), http_response(200, "true")});
   auto client = client_for(server.port());
-  EXPECT_TRUE(consul::upsert_service_defaults(client, "web", resilient_config()));
+  EXPECT_TRUE(consul::upsert_service_defaults(client.as_call(), "web", resilient_config()));
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 4u);
   EXPECT_EQ(requests[1].request_line, "PUT /v1/config?cas=7 HTTP/1.1");
@@ -147,7 +148,7 @@ TEST(ServiceDefaults, UpsertWritesNothingWhenTheEntryIsUpToDate) {
   const json current = consul::merge_service_defaults(existing_entry(12), "web", resilient_config());
   ScriptedHttpServer server({http_response(200, current.dump())});
   auto client = client_for(server.port());
-  EXPECT_FALSE(consul::upsert_service_defaults(client, "web", resilient_config()));
+  EXPECT_FALSE(consul::upsert_service_defaults(client.as_call(), "web", resilient_config()));
   ASSERT_EQ(server.requests().size(), 1u) << "no PUT for an unchanged entry";
 }
 
@@ -157,7 +158,7 @@ TEST(ServiceDefaults, UpsertGivesUpAfterTheLastConflict) {
                              http_response(200, existing_entry(9).dump()), http_response(200, "false")});
   auto client = client_for(server.port());
   try {
-    consul::upsert_service_defaults(client, "web", resilient_config(), 3);
+    consul::upsert_service_defaults(client.as_call(), "web", resilient_config(), 3);
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("service-defaults web"), std::string::npos) << e.what();
@@ -170,7 +171,7 @@ TEST(ServiceDefaults, UpsertPassesOtherErrorsThrough) {
   ScriptedHttpServer server({http_response(403, "Permission denied")});
   auto client = client_for(server.port());
   try {
-    consul::upsert_service_defaults(client, "web", resilient_config());
+    consul::upsert_service_defaults(client.as_call(), "web", resilient_config());
     FAIL() << "expected an error";
   } catch (const consul::ApiError& e) {
     EXPECT_EQ(e.status(), 403);
@@ -188,7 +189,7 @@ TEST(ServiceDefaults, UpsertDropsKeysAnOlderConsulRejects) {
   auto client = client_for(server.port());
   const auto cfg = resilient_config(R"({"interval": 1000000000, "maxFailures": 2, "consecutive5xx": 3,
       "enforcingConsecutive5xx": 50})");
-  EXPECT_TRUE(consul::upsert_service_defaults(client, "web", cfg));
+  EXPECT_TRUE(consul::upsert_service_defaults(client.as_call(), "web", cfg));
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 4u);
   EXPECT_EQ(json::parse(requests[3].body)["UpstreamConfig"]["Defaults"]["PassiveHealthCheck"],
@@ -200,7 +201,7 @@ TEST(ServiceDefaults, UpsertScopesBothCallsToTheNamespaceAndPartition) {
   ScriptedHttpServer server({http_response(404, "not found"), http_response(200, "true")});
   auto client = client_for(server.port());
   const auto cfg = resilient_config("", R"("namespace": "team", "partition": "part1", )");
-  EXPECT_TRUE(consul::upsert_service_defaults(client, "web", cfg));
+  EXPECT_TRUE(consul::upsert_service_defaults(client.as_call(), "web", cfg));
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[0].request_line, "GET /v1/config/service-defaults/web?ns=team&partition=part1 HTTP/1.1");

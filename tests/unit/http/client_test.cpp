@@ -132,6 +132,77 @@ TEST(HttpClient, ReusedClientAfterACancelWorks) {
   EXPECT_EQ(client.send(get(server.port(), 2s)).status, 200);
 }
 
+TEST(HttpClient, ItsStopFlagCancelsARequestInFlightAtOnce) {
+  SilentHttpServer server;
+  signals::StopFlag stop;
+  Client client;
+  auto hung = std::async(std::launch::async, [&] {
+    Request request = get(server.port(), 20s);
+    request.cancel = &stop;
+    try {
+      (void)client.send(request);
+      return std::string("answered");
+    } catch (const CancelledError& e) {
+      return std::string(e.what());
+    } catch (const TransportError& e) {
+      return std::string("transport error: ") + e.what();
+    }
+  });
+  wait_for_connections(server, 1);
+  std::this_thread::sleep_for(50ms);  // in curl_multi_poll now
+  const auto stopped_at = Clock::now();
+  stop.request();
+  ASSERT_EQ(hung.wait_for(2s), std::future_status::ready);
+  EXPECT_LT(ms_since(stopped_at), 500) << "cancellation must not wait for curl's 1 s idle tick";
+  EXPECT_THAT(hung.get(), HasSubstr("cancelled (shutting down)"));
+}
+
+TEST(HttpClient, ARequestWhoseFlagIsSetFailsWithoutConnecting) {
+  TinyHttpServer server(http_response(200, "{}"));
+  signals::StopFlag stop;
+  stop.request();
+  Client client;
+  Request request = get(server.port(), 2s);
+  request.cancel = &stop;
+  EXPECT_THROW((void)client.send(request), CancelledError);
+  EXPECT_TRUE(server.requests().empty());
+  // The same client without the flag still works: the flag belongs to the request.
+  EXPECT_EQ(client.send(get(server.port(), 2s)).status, 200);
+}
+
+TEST(HttpClient, AStopFlagCancelsOnlyTheRequestsThatCarryIt) {
+  SilentHttpServer silent;
+  signals::StopFlag stop;
+  auto carrying = std::async(std::launch::async, [&] {
+    Client client;
+    Request request = get(silent.port(), 20s);
+    request.cancel = &stop;
+    try {
+      (void)client.send(request);
+    } catch (const CancelledError&) {
+      return true;
+    } catch (const TransportError&) {
+    }
+    return false;
+  });
+  auto other = std::async(std::launch::async, [&] {
+    Client client;
+    try {
+      (void)client.send(get(silent.port(), 1500ms));
+    } catch (const CancelledError&) {
+      return std::string("cancelled");
+    } catch (const TransportError& e) {
+      return std::string(e.what());
+    }
+    return std::string("answered");
+  });
+  wait_for_connections(silent, 2);
+  stop.request();
+  ASSERT_EQ(carrying.wait_for(2s), std::future_status::ready);
+  EXPECT_TRUE(carrying.get());
+  EXPECT_THAT(other.get(), HasSubstr("timed out"));
+}
+
 TEST(HttpClient, ConnectTimeoutIsCappedByTheRequestTimeout) {
   // Only checks that a connect timeout larger than the request timeout does
   // not extend it.
@@ -286,6 +357,33 @@ TEST(ConsulTimeouts, CancelStopsWithoutFailingOver) {
   });
   wait_for_connections(server, 1);
   cancel_in_flight();
+  ASSERT_EQ(call.wait_for(2s), std::future_status::ready);
+  EXPECT_THAT(call.get(), HasSubstr("cancelled"));
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(ConsulTimeouts, TheRequestsStopFlagStopsItWithoutFailingOver) {
+  SilentHttpServer server;
+  consul::ServerConfig config = consul_config(server.port());
+  config.hosts = "exec=echo 127.0.0.1 127.0.0.1";
+  config.request_timeout = 20s;
+  consul::Client client(config);
+  signals::StopFlag stop;
+  auto call = std::async(std::launch::async, [&] {
+    consul::Request request;
+    request.path = "/v1/agent/self";
+    request.cancel = &stop;
+    try {
+      client.send(request);
+    } catch (const consul::CancelledError& e) {
+      return std::string(e.what());
+    } catch (const consul::UnavailableError& e) {
+      return std::string("unavailable, not cancelled: ") + e.what();
+    }
+    return std::string("answered");
+  });
+  wait_for_connections(server, 1);
+  stop.request();
   ASSERT_EQ(call.wait_for(2s), std::future_status::ready);
   EXPECT_THAT(call.get(), HasSubstr("cancelled"));
   EXPECT_EQ(server.connections(), 1);

@@ -11,13 +11,3 @@ TEST(UrlEncode, KeepsOnlyUnreservedAndRequested) {
   EXPECT_EQ(url_encode("\xC3\xA9"), "%C3%A9");
   EXPECT_EQ(url_encode(""), "");
 }
-
-TEST(AddQueryParam, StartsOrExtendsTheQueryAndSkipsEmptyValues) {
-  std::string path = "/v1/acl/login";
-  consulecs::http::add_query_param(path, "dc", "");
-  EXPECT_EQ(path, "/v1/acl/login");
-  consulecs::http::add_query_param(path, "dc", "dc 2");
-  EXPECT_EQ(path, "/v1/acl/login?dc=dc%202");
-  consulecs::http::add_query_param(path, "partition", "a&b");
-  EXPECT_EQ(path, "/v1/acl/login?dc=dc%202&partition=a%26b");
-}

@@ -34,7 +34,9 @@ mesh::TaskRegistrations regs() {
 }  // namespace
 
 TEST(AntiEntropy, VerificationPathFiltersToThisTask) {
-  const auto path = mesh::verification_path(regs());
+  const auto read = mesh::verification_read(regs());
+  EXPECT_EQ(read.method, "GET");
+  const auto& path = read.path;
   EXPECT_EQ(path.rfind("/v1/health/node/arn:aws:ecs:us-east-1:123456789012:cluster/c1?filter=", 0), 0u) << path;
   EXPECT_NE(path.find("ServiceID%20%3D%3D%20%22web-t1%22%20or%20ServiceID%20%3D%3D%20%22web-t1-sidecar-proxy%22"),
             std::string::npos)
@@ -43,7 +45,7 @@ TEST(AntiEntropy, VerificationPathFiltersToThisTask) {
   auto with_ns = regs();
   with_ns.ns = "team";
   with_ns.partition = "p1";
-  const auto ent = mesh::verification_path(with_ns);
+  const auto ent = mesh::verification_read(with_ns).path;
   EXPECT_NE(ent.find("&ns=team&partition=p1"), std::string::npos) << ent;
 }
 

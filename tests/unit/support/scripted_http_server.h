@@ -60,7 +60,8 @@ class ScriptedHttpServer {
     // Header names are case-insensitive; libcurl writes "Content-Length".
     for (const char* name : {"\r\nContent-Length:", "\r\ncontent-length:"}) {
       const auto at = head.find(name);
-      if (at != std::string::npos) return std::strtoul(head.c_str() + at + std::char_traits<char>::length(name), nullptr, 10);
+      if (at != std::string::npos)
+        return std::strtoul(head.c_str() + at + std::char_traits<char>::length(name), nullptr, 10);
     }
     return 0;
   }

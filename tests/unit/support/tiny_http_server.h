@@ -145,5 +145,4 @@ inline std::string http_response(int status, const std::string& body) {
          "\r\n\r\n" + body;
 }
 
-
 }  // namespace consulecs::testing

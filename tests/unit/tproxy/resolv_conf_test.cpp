@@ -41,7 +41,8 @@ TEST(ResolvConfTest, LaterLocalhostMovesToTheFront) {
 TEST(ResolvConfTest, NoNameserverOrEmptyFile) {
   EXPECT_EQ(rewrite_resolv_conf(""), "nameserver 127.0.0.1\n");
   EXPECT_EQ(rewrite_resolv_conf("search local"), "search local\nnameserver 127.0.0.1\n");
-  EXPECT_EQ(rewrite_resolv_conf("domain x\r\nnameserver 8.8.8.8\r\n"), "domain x\nnameserver 127.0.0.1\nnameserver 8.8.8.8\n");
+  EXPECT_EQ(rewrite_resolv_conf("domain x\r\nnameserver 8.8.8.8\r\n"),
+            "domain x\nnameserver 127.0.0.1\nnameserver 8.8.8.8\n");
 }
 
 class ResolvConfFileTest : public ::testing::Test {

@@ -16,9 +16,10 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 config::Config v10(const std::string& extra = "") {
-  return config::load_config(R"({"bootstrapDir": "/consul", "consulServers": {"hosts": "h"}, "service": {"port": 8080})" +
-                                 (extra.empty() ? "" : ", " + extra) + "}",
-                             config::SchemaVersion::k0_10_0);
+  return config::load_config(
+      R"({"bootstrapDir": "/consul", "consulServers": {"hosts": "h"}, "service": {"port": 8080})" +
+          (extra.empty() ? "" : ", " + extra) + "}",
+      config::SchemaVersion::k0_10_0);
 }
 
 RedirectSettings basic() {

@@ -14,9 +14,11 @@ TEST(GoJson, QuoteEscapesLikeEncodingJson) {
   EXPECT_EQ(quote("/+="), R"("/+=")");
   EXPECT_EQ(quote("\u1234 \u00e9"), "\"\u1234 \u00e9\"");
   EXPECT_EQ(quote("\u2028\u2029"), R"("\u2028\u2029")");
-  EXPECT_EQ(quote("a\xff" "b"), R"("a\ufffdb")");
+  EXPECT_EQ(quote("a\xff"
+                  "b"),
+            R"("a\ufffdb")");
   EXPECT_EQ(quote("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");  // encoded surrogate
-  EXPECT_EQ(quote("\xc0\xaf"), R"("\ufffd\ufffd")");              // overlong
+  EXPECT_EQ(quote("\xc0\xaf"), R"("\ufffd\ufffd")");            // overlong
 }
 
 TEST(GoJson, MarshalMapsSortKeys) {

@@ -132,9 +132,8 @@ TEST(JsonParse, AbbreviatesLongPaths) {
 }
 
 TEST(JsonParse, HundredThousandDeepIsAnErrorNotACrash) {
-  for (const std::string& text :
-       {nested_arrays(100000), nested_arrays(100000, false), nested_objects(100000),
-        std::string(R"({"a":)") + nested_arrays(1000000, false)}) {
+  for (const std::string& text : {nested_arrays(100000), nested_arrays(100000, false), nested_objects(100000),
+                                  std::string(R"({"a":)") + nested_arrays(1000000, false)}) {
     EXPECT_THROW(parse_json(text, "doc"), JsonParseError);
     EXPECT_THROW(parse_json_or_discarded(text, "doc"), JsonParseError);
   }
@@ -173,9 +172,9 @@ TEST(JsonParse, ValuesAtTheLimitAreSafeToWalk) {
   on_small_stack(1 << 20, [] {
     for (const std::string& text : {nested_arrays(kMaxJsonDepth), nested_objects(kMaxJsonDepth)}) {
       json value = parse_json(text, "doc");
-      json copy = value;                            // recursive copy
-      EXPECT_EQ(copy, value);                       // recursive comparison
-      EXPECT_EQ(copy.dump().size(), text.size());   // recursive dump
+      json copy = value;                           // recursive copy
+      EXPECT_EQ(copy, value);                      // recursive comparison
+      EXPECT_EQ(copy.dump().size(), text.size());  // recursive dump
       EXPECT_EQ(json::parse(copy.dump()), value);
     }
   });
@@ -185,7 +184,8 @@ TEST(JsonParse, ConfigAtTheLimitLoadsOnASmallStack) {
   // proxy.config is opaque: the config reader copies it and the registration
   // dumps it. 3 levels are taken by {"proxy":{"config":...}}.
   const std::string deep = nested_objects(kMaxJsonDepth - 2);
-  const std::string text = R"({"bootstrapDir":"/consul","consulServers":{"hosts":"consul"},"proxy":{"config":)" + deep + "}}";
+  const std::string text = R"({"bootstrapDir":"/consul","consulServers":{"hosts":"consul"},"proxy":{"config":)" + deep +
+                           "}}";
   on_small_stack(1 << 20, [&] {
     const config::Config cfg = config::load_config(text);
     ASSERT_TRUE(cfg.proxy && cfg.proxy->config);
@@ -194,8 +194,7 @@ TEST(JsonParse, ConfigAtTheLimitLoadsOnASmallStack) {
 }
 
 TEST(JsonParse, ConfigOneLevelTooDeepIsAConfigError) {
-  const std::string text =
-      R"({"bootstrapDir":"/consul","proxy":{"config":)" + nested_objects(kMaxJsonDepth - 1) + "}}";
+  const std::string text = R"({"bootstrapDir":"/consul","proxy":{"config":)" + nested_objects(kMaxJsonDepth - 1) + "}}";
   try {
     (void)config::load_config(text);
     FAIL() << "no error";

@@ -1,4 +1,4 @@
-# Test root of tests/e2e/test_terraform_controller.py. terraform_bed.py copies
+# Test root of tests/e2e/test_terraform_controller.py. consul_ecs_testbed/terraform_bed.py copies
 # it to <tmp>/terraform/test-roots/controller next to a copy of the repo's
 # terraform/ tree, hence the module source below.
 #   full      TLS with CA secrets, partitions, log configuration, http/grpc

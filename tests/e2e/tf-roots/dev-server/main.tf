@@ -1,4 +1,4 @@
-# Test root of tests/e2e/test_terraform_dev_server.py. terraform_bed.py copies
+# Test root of tests/e2e/test_terraform_dev_server.py. consul_ecs_testbed/terraform_bed.py copies
 # it to <tmp>/terraform/test-roots/dev-server next to a copy of the repo's
 # terraform/ tree, hence the module source below.
 #   full      the primary datacenter: TLS with a generated CA, ACLs with a

@@ -1,4 +1,4 @@
-# Test root of tests/e2e/test_terraform_mesh_task.py. terraform_bed.py copies
+# Test root of tests/e2e/test_terraform_mesh_task.py. consul_ecs_testbed/terraform_bed.py copies
 # it to <tmp>/terraform/test-roots/mesh-task next to a copy of the repo's
 # terraform/ tree, hence the module source below.
 # Six mesh tasks cover the module's main paths in one apply. Every call names

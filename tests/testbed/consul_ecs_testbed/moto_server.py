@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""moto's server (`python -m moto.server ...`) with the two fixes of its ECS
-RunTask that the sandbox needs; nothing else of moto changes.
+"""moto's server (`python -m moto.server ...`) with the fixes the test bed
+needs where moto answers otherwise than AWS; nothing else of moto changes.
+Every moto of the bed runs this (bed.MotoServer, the sandbox, the benchmarks).
 
 1. moto 5 adds up every container's `memory`/`memoryReservation` and fails
    with a TypeError (HTTP 500) when a container has neither. ECS accepts that
@@ -24,8 +25,13 @@ RunTask that the sandbox needs; nothing else of moto changes.
    execution roles' policies) is refused. Here a call naming a secret by
    its full ARN (SecretId, as ECS's valueFrom does) is authorized against
    that ARN, as AWS does.
+5. ECS ListTasks without `desiredStatus` lists only the tasks whose desired
+   status is RUNNING, as AWS documents ("The default status filter is
+   RUNNING"); moto lists the STOPPED ones too, so a client relying on the
+   default (the reference consul-ecs controller does) would never see a
+   task go. `desiredStatus` given is moto's filter, unchanged.
 
-Usage: moto_server.py [moto.server arguments, e.g. -H 10.1.2.1 -p 5000]
+Usage: python -m consul_ecs_testbed.moto_server [moto.server arguments, e.g. -H 10.1.2.1 -p 5000]
 """
 import sys
 
@@ -35,7 +41,7 @@ from moto.ecs import models
 def _patch() -> None:
     calc = models.EC2ContainerServiceBackend._calculate_task_resource_requirements
 
-    def calculate(task_definition):  # noqa: ANN001, ANN202 - moto's signature
+    def calculate(task_definition):
         # Only the sum is wrong: give moto a copy whose containers carry an explicit 0.
         defs = task_definition.container_definitions
         fixed = []
@@ -56,7 +62,7 @@ def _patch() -> None:
     from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
     create = NetworkInterfaceBackend.create_network_interface
 
-    def create_network_interface(self, subnet, private_ip_address, *args, **kwargs):  # noqa: ANN001
+    def create_network_interface(self, subnet, private_ip_address, *args, **kwargs):
         if kwargs.get("description") == "moto ECS":
             sub = self.get_subnet(subnet) if isinstance(subnet, str) else subnet
             used = {e.private_ip_address for e in self.enis.values()}
@@ -75,7 +81,7 @@ def _patch_secrets_resource() -> None:
 
     from moto.secretsmanager.responses import SecretsManagerResponse
 
-    def determine_resource(self) -> str:  # noqa: ANN001
+    def determine_resource(self) -> str:
         try:
             secret_id = json.loads(self.body or "{}").get("SecretId", "")
         except (ValueError, AttributeError):
@@ -92,7 +98,7 @@ def _patch_trust() -> None:
 
     agent = os.environ.get("SANDBOX_ECS_AGENT_ARN", "")
 
-    def check_principal(self, principal: str) -> bool:  # noqa: ANN001
+    def check_principal(self, principal: str) -> bool:
         expected = self._statement.get("Principal")
         if not expected:
             return True
@@ -110,9 +116,36 @@ def _patch_trust() -> None:
     IAMPolicyStatement._check_principal = check_principal
 
 
-if __name__ == "__main__":
+def _patch_list_tasks_default() -> None:
+    from moto.core.responses import ActionResult
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    def list_tasks(self) -> ActionResult:  # moto's handler, self its response object
+        # moto 5.2.5's handler with one change: no desiredStatus means
+        # RUNNING. The backend's list_tasks() keeps listing every task when
+        # called without a filter (moto looks up stopped tasks that way, e.g.
+        # for their tags).
+        tasks = self.ecs_backend.list_tasks(
+            self._get_param("cluster", "default"),
+            self._get_param("containerInstance"),
+            self._get_param("family"),
+            self._get_param("startedBy"),
+            self._get_param("serviceName"),
+            self._get_param("desiredStatus") or "RUNNING",
+        )
+        return ActionResult({"taskArns": [t.task_arn for t in tasks]})
+
+    EC2ContainerServiceResponse.list_tasks = list_tasks
+
+
+def apply_fixes() -> None:
     _patch()
     _patch_trust()
     _patch_secrets_resource()
+    _patch_list_tasks_default()
+
+
+if __name__ == "__main__":
+    apply_fixes()
     from moto.server import main
     sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 """The sandbox's timings. The task definitions themselves are no longer
 built here: they are the ones terraform/examples/client-server registers
-(sandbox/mesh.py reads them back from the ECS API)."""
+(sandbox.mesh reads them back from the ECS API)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +19,6 @@ class Timings:
     stop_timeout: float = 30.0         # ECS's default stopTimeout (the taskdefs set none)
 
     @staticmethod
-    def fast() -> "Timings":
+    def fast() -> Timings:
         """The CI flavour (tests/e2e/test_sandbox.py)."""
         return Timings(shutdown_delay=2.0, client_period=0.05, client_timeout=2.0)

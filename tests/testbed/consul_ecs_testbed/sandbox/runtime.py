@@ -1,5 +1,5 @@
 """How the sandbox runs a container of a task definition *unchanged*: the
-ECS agent's part that sandbox/ecs_sandbox.py leaves to a runtime.
+ECS agent's part that sandbox.ecs_sandbox leaves to a runtime.
 
 - **Network**: every task gets its own network namespace (awsvpc: one ENI,
   one address). `Network` is a Linux bridge on the host holding the
@@ -35,10 +35,13 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from ..bed import pick_subnet, repo_root, subnet_in_use  # noqa: F401 - pick_subnet: the sandbox's API
+
+CONTAINER_INIT = os.path.join(repo_root(), "sandbox", "container_init.py")  # runs in the task's namespaces
 
 
 def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -46,31 +49,6 @@ def _run(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
     if check and r.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)}: exit {r.returncode}: {r.stderr.strip()}")
     return r
-
-
-def subnet_in_use(cidr: str) -> bool:
-    """Whether any address or route of the host overlaps `cidr`."""
-    net = ipaddress.ip_network(cidr)
-    out = _run("ip", "-4", "-o", "route", "show", "table", "all", check=False).stdout
-    out += _run("ip", "-4", "-o", "addr", "show", check=False).stdout
-    for word in out.split():
-        try:
-            other = ipaddress.ip_network(word, strict=False)
-        except ValueError:
-            continue
-        if other.version == 4 and other.prefixlen > 0 and other.overlaps(net):
-            return True
-    return False
-
-
-def pick_subnet() -> str:
-    """A random 10.150-199.x.0/24 that nothing on this host uses."""
-    import random
-    for _ in range(50):
-        cidr = f"10.{random.randint(150, 199)}.{random.randint(0, 255)}.0/24"
-        if not subnet_in_use(cidr):
-            return cidr
-    raise RuntimeError("no free 10.150-199.x.0/24 subnet on this host")
 
 
 class Network:
@@ -86,7 +64,7 @@ class Network:
         self._lock = threading.Lock()
         self._up = False
 
-    def create(self) -> "Network":
+    def create(self) -> Network:
         for tool in ("ip", "nsenter", "mount"):
             if shutil.which(tool) is None:
                 raise RuntimeError(f"the sandbox needs `{tool}` (iproute2/util-linux)")
@@ -205,7 +183,7 @@ class TaskRuntime:
             os.makedirs(path, exist_ok=True)
             volumes[v["name"]] = path
         hosts = os.path.join(d, "hosts")
-        names = [f"127.0.0.1 localhost", "::1 localhost ip6-localhost",
+        names = ["127.0.0.1 localhost", "::1 localhost ip6-localhost",
                  f"{task.ip} ip-{task.ip.replace('.', '-')}.ec2.internal"]
         names += [f"{addr} {name}" for name, addr in sorted(self.dns.items())]
         os.makedirs(d, exist_ok=True)
@@ -256,7 +234,7 @@ class TaskRuntime:
             if cname == name:
                 env[var] = value
         return (["ip", "netns", "exec", setup.ns, sys.executable,
-                 os.path.join(HERE, "container_init.py"), spec], env)
+                 CONTAINER_INIT, spec], env)
 
     def health_argv(self, pid: int, argv: list[str]) -> list[str]:
         return ["nsenter", "--target", str(pid), "--net", "--mount", "--"] + argv

@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import testbed as tb
-from ecs_agent_emulator import EcsAgentEmulator, Task
+from . import bed as tb
+from .ecs_agent_emulator import EcsAgentEmulator, Task
 
 PREFIX = "consul-ecs-test-"
 
@@ -138,7 +138,7 @@ class _State:
 def remove_leftovers() -> None:
     """Removes what an earlier run that was killed mid-test left behind (all
     of it carries PREFIX), so its network's subnet is free again."""
-    for kind, listing, remove in (
+    for _kind, listing, remove in (
             ("pod", ["pod", "ps", "-q", "--filter", f"name={PREFIX}"], ["pod", "rm", "--force", "--time", "0"]),
             ("container", ["ps", "-aq", "--filter", f"name={PREFIX}"], ["rm", "--force", "--time", "0"]),
             ("volume", ["volume", "ls", "-q", "--filter", f"name={PREFIX}"], ["volume", "rm", "--force"]),
@@ -192,7 +192,7 @@ class PodTask:
         self._agent: threading.Thread | None = None
 
     # ---- lifecycle ----
-    def create(self) -> "PodTask":
+    def create(self) -> PodTask:
         args = ["pod", "create", "--name", self.pod, "--infra-name", f"{self.pod}-infra",
                 "--network", self.network.name, "--ip", self.task.ip]
         if self.dns:
@@ -226,7 +226,7 @@ class PodTask:
     def cname(self, name: str) -> str:
         return f"{self.pod}-{name}"
 
-    def start(self, timeout: float = 90.0) -> "PodTask":
+    def start(self, timeout: float = 90.0) -> PodTask:
         """Starts the containers as ECS does: each once its dependsOn
         conditions hold. Raises if that does not happen within timeout."""
         self._agent = threading.Thread(target=self._agent_loop, daemon=True)

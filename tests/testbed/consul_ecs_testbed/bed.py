@@ -1,25 +1,29 @@
 """The real test bed: a real Consul server, moto (AWS IAM/STS) in server mode,
 and the pure-Python aws-iam login that serves as the oracle for the C++ signer.
 
-Used by conftest.py (pytest fixtures) and usable on its own for a local demo:
-nothing here imports pytest.
+Used by tests/e2e/conftest.py (pytest fixtures), the sandbox and the
+benchmarks; `python -m consul_ecs_testbed up` runs it in the foreground for a
+local demo. Nothing here imports pytest.
 """
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
-from urllib.parse import urlsplit
+from typing import Any
 
 import requests
 
@@ -51,29 +55,101 @@ def cache_dir() -> str:
 
 
 def repo_root() -> str:
-    return os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    """The checkout this package is installed from (editable, by
+    scripts/setup.sh): tests/testbed/consul_ecs_testbed/ is three levels down."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    if not os.path.isfile(os.path.join(root, "scripts", "setup.sh")):
+        raise RuntimeError(f"consul_ecs_testbed at {os.path.dirname(__file__)} is not inside a "
+                           "consul-ecs checkout: install it editable (scripts/setup.sh)")
+    return root
+
+
+def worker_index() -> tuple[int, int]:
+    """(index, count) of this pytest-xdist worker; (0, 1) outside xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if name.startswith("gw") and name[2:].isdigit():
+        return int(name[2:]) % max(count, 1), max(count, 1)
+    return 0, 1
+
+
+_PORTS_LOW = 10000
+_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("0.0.0.0", port))  # any address: clashes with a listener on any of them
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port free on every address right now, for a server the bed starts.
+
+    Picked below the kernel's ephemeral range (ip_local_port_range), so no
+    outgoing connection can take it between now and the server's bind (with
+    the OS picking, one from the ephemeral range could); from this pytest-xdist
+    worker's own slice of it, so two workers never pick the same; at random
+    within the slice and never twice in a process, so concurrent runs rarely
+    meet."""
+    high = _ephemeral_low()
+    index, count = worker_index()
+    size = max((high - _PORTS_LOW) // count, 1)
+    lo = _PORTS_LOW + index * size
+    with _ports_lock:
+        for _ in range(4 * size):
+            port = random.randrange(lo, lo + size)
+            if port in _handed_out:
+                continue
+            if _port_is_free(port):
+                _handed_out.add(port)
+                return port
+    raise RuntimeError(f"no free TCP port in {lo}-{lo + size - 1}")
 
 
 def free_ports(n: int) -> list[int]:
-    """n distinct free ports; the sockets are held until all are picked."""
-    socks, ports = [], []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
+    """n distinct free ports (free_port)."""
+    return [free_port() for _ in range(n)]
+
+
+def subnet_in_use(cidr: str) -> bool:
+    """Whether any address or route of the host overlaps `cidr`."""
+    net = ipaddress.ip_network(cidr)
+    out = ""
+    for what in (["route", "show", "table", "all"], ["addr", "show"]):
+        out += subprocess.run(["ip", "-4", "-o", *what], capture_output=True, text=True).stdout
+    for word in out.split():
+        try:
+            other = ipaddress.ip_network(word, strict=False)
+        except ValueError:
+            continue
+        if other.version == 4 and other.prefixlen > 0 and other.overlaps(net):
+            return True
+    return False
+
+
+def pick_subnet() -> str:
+    """A random 10.150-199.x.0/24 that nothing on this host uses, x from this
+    pytest-xdist worker's share of 0-255 (so two workers never pick the same)."""
+    index, count = worker_index()
+    size = max(256 // count, 1)
+    for _ in range(50):
+        cidr = f"10.{random.randint(150, 199)}.{index * size + random.randrange(size)}.0/24"
+        if not subnet_in_use(cidr):
+            return cidr
+    raise RuntimeError("no free 10.150-199.x.0/24 subnet on this host")
 
 
 def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.1,
@@ -87,7 +163,7 @@ def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.1,
             v = pred()
             if v:
                 return v
-        except Exception as e:  # noqa: BLE001 - polled predicate
+        except Exception as e:
             last_exc = e
         if time.monotonic() >= deadline:
             msg = f"timed out after {timeout:.1f}s waiting for {what}"
@@ -95,6 +171,43 @@ def wait_until(pred: Callable[[], Any], timeout: float, interval: float = 0.1,
                 msg += f" (last error: {last_exc!r})"
             raise TimeoutError(msg)
         time.sleep(interval)
+
+
+def holds_for(pred: Callable[[], Any], duration: float, interval: float = 0.1,
+              what: str = "condition") -> None:
+    """Checks pred every `interval` for `duration` seconds (and once more at
+    the end); raises AssertionError naming `what` the first time it is falsy.
+    For what must stay true over a window (nothing flips back, nothing is
+    written, the process keeps waiting), where a sleep and one look would
+    miss a change in between."""
+    deadline = time.monotonic() + duration
+    while True:
+        if not pred():
+            raise AssertionError(f"no longer true after {duration - (deadline - time.monotonic()):.1f}s "
+                                 f"of {duration:.1f}s: {what}")
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+
+
+def wait_stable(value: Callable[[], Any], quiet: float, timeout: float, interval: float = 0.1,
+                what: str = "value") -> Any:
+    """Polls value() until it has not changed for `quiet` seconds; returns it.
+    For "whatever was in flight has landed" (a counter of writes, a log),
+    where a fixed sleep is too short on a loaded machine. Raises TimeoutError
+    naming `what` if it keeps changing for `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = value()
+    since = time.monotonic()
+    while True:
+        time.sleep(interval)
+        now_value, now = value(), time.monotonic()
+        if now_value != last:
+            last, since = now_value, now
+        elif now - since >= quiet:
+            return last
+        if now >= deadline:
+            raise TimeoutError(f"{what} still changing after {timeout:.1f}s (last {last!r})")
 
 
 def stop_process(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
@@ -214,7 +327,7 @@ class ConsulServer(LoggedProcess):
             },
         }
 
-    def start(self, wait: bool = True, timeout: float = 60.0) -> "ConsulServer":
+    def start(self, wait: bool = True, timeout: float = 60.0) -> ConsulServer:
         cfg_path = os.path.join(self.workdir, "consul.json")
         with open(cfg_path, "w") as f:
             json.dump(self.config(), f, indent=2)
@@ -367,7 +480,7 @@ def setup_auth_method(consul: ConsulServer, moto_url: str,
     }
     if server_id_header_value:
         cfg["ServerIDHeaderValue"] = server_id_header_value
-    consul.must(consul.put(f"/v1/acl/auth-method", {
+    consul.must(consul.put("/v1/acl/auth-method", {
         "Name": name,
         "Type": "aws-iam",
         "Description": "AWS IAM auth method for ECS tasks (test bed)",
@@ -396,13 +509,17 @@ def ensure_auth_method(consul: ConsulServer, moto_url: str, name: str,
 # --------------------------------------------------------------------------
 
 class MotoServer(LoggedProcess):
-    """moto in server mode as a subprocess. Request authentication (SigV4
+    """moto in server mode as a subprocess (consul_ecs_testbed.moto_server:
+    moto with the bed's fixes). Request authentication (SigV4
     signature check + IAM policy evaluation) is switched on with
     enable_auth(): from then on a request with a wrong signature, an unknown
     key or a missing permission gets a 403, as real AWS would answer."""
 
-    def __init__(self, workdir: str, port: int | None = None) -> None:
+    def __init__(self, workdir: str, port: int | None = None, host: str = "127.0.0.1",
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
+        self.host = host  # bind address (a bridge's, for the sandbox)
+        self.extra_env = env or {}
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.log_path = os.path.join(workdir, "moto.log")
@@ -411,16 +528,18 @@ class MotoServer(LoggedProcess):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "MotoServer":
+    def start(self, timeout: float = 60.0) -> MotoServer:
         env = dict(os.environ)
         # Auth off during set-up; enable_auth() turns it on over the moto API.
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = "inf"
         env.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "false")
+        env.update(self.extra_env)
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            # moto with the bed's fixes (moto_server.py), e.g. ListTasks' default
+            [sys.executable, "-m", "consul_ecs_testbed.moto_server", "-H", self.host, "-p", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, start_new_session=True)
 
@@ -446,7 +565,7 @@ class MotoServer(LoggedProcess):
     def log_tail(self, n: int = 40) -> str:
         return super().log_tail(n)
 
-    def client(self, service: str, creds: "AwsCreds | None" = None):
+    def client(self, service: str, creds: AwsCreds | None = None):
         import boto3
         kw: dict[str, Any] = {}
         if creds is not None:
@@ -627,85 +746,3 @@ def decode_bearer_token(token: str) -> dict:
 
 def tempdir(prefix: str) -> str:
     return tempfile.mkdtemp(prefix=prefix)
-
-
-# --------------------------------------------------------------------------
-# `python testbed.py up`: the whole bed in the foreground, for a local demo.
-# --------------------------------------------------------------------------
-
-def _up(workdir: str, service: str) -> int:
-    import signal as _signal
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
-
-    os.makedirs(workdir, exist_ok=True)
-    moto = MotoServer(os.path.join(workdir, "moto")).start()
-    role = f"{service}-task-role"
-    world = aws_setup(moto, {role: (TRUSTED_ROLE_PATH, {SERVICE_NAME_TAG: service})})
-    moto.enable_auth()
-    consul = ConsulServer(os.path.join(workdir, "consul")).start()
-    setup_auth_method(consul, moto.url)
-
-    def provide(task):
-        c = world.assume(role, task.task_id)
-        return {"RoleArn": c.role_arn, "AccessKeyId": c.access_key_id,
-                "SecretAccessKey": c.secret_access_key, "Token": c.session_token,
-                "Expiration": c.expiration}
-
-    emu = EcsAgentEmulator(credentials_provider=provide).start()
-    task = emu.add_task(
-        cluster=f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:cluster/demo", role_arn=world.roles[role],
-        containers=[ContainerSpec("consul-ecs-control-plane"),
-                    ContainerSpec("consul-dataplane", health="HEALTHY"),
-                    ContainerSpec("app", health="HEALTHY")])
-    # The consul-ecs controller's part: the cluster's synthetic node.
-    consul.must(consul.put("/v1/catalog/register", {
-        "Node": task.cluster_arn, "Address": "127.0.0.1", "NodeMeta": {"synthetic-node": "true"}}))
-    bootstrap = os.path.join(workdir, "bootstrap")
-    os.makedirs(bootstrap, exist_ok=True)
-    cfg = {
-        "bootstrapDir": bootstrap,
-        "consulServers": plain_consul_servers(consul.http_port, consul.grpc_port),
-        "consulLogin": {"enabled": True, "region": REGION, "stsEndpoint": moto.url},
-        "service": {"name": service, "port": 8080},
-        "healthSyncContainers": ["app"],
-    }
-    env = dict(emu.env_for(task, "consul-ecs-control-plane"))
-    env["CONSUL_ECS_CONFIG_JSON"] = json.dumps(cfg)
-    env["CONSUL_ECS_HEALTH_LISTEN_ADDR"] = f"127.0.0.1:{free_port()}"
-    env_path = os.path.join(workdir, "env.sh")
-    with open(env_path, "w") as f:
-        for k, v in env.items():
-            f.write(f"export {k}='{v}'\n")
-        f.write(f"export CONSUL_HTTP_ADDR='{consul.http_addr}'\n")
-        f.write(f"export CONSUL_MGMT_TOKEN='{consul.token}'\n")
-        f.write(f"export EMULATOR_URL='{emu.url}'\nexport TASK_ID='{task.task_id}'\n")
-    print(json.dumps({"consul": consul.http_addr, "management_token": consul.token,
-                      "moto": moto.url, "emulator": emu.url, "task_id": task.task_id,
-                      "env_file": env_path}, indent=2), flush=True)
-    print(f"source {env_path} && build/consul-ecs control-plane", flush=True)
-    done = False
-
-    def _stop(*_):
-        nonlocal done
-        done = True
-    _signal.signal(_signal.SIGTERM, _stop)
-    _signal.signal(_signal.SIGINT, _stop)
-    try:
-        while not done:
-            time.sleep(0.5)
-    finally:
-        emu.stop()
-        consul.stop()
-        moto.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    import argparse
-    ap = argparse.ArgumentParser(description="Run the e2e test bed in the foreground.")
-    ap.add_argument("command", choices=["up"])
-    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "consul-ecs-testbed"))
-    ap.add_argument("--service", default="web")
-    a = ap.parse_args()
-    sys.exit(_up(a.workdir, a.service))

@@ -1,5 +1,5 @@
 """An emulated ECS cluster on one machine: task definitions run as local
-processes, with the ECS agent emulator (tests/e2e/ecs_agent_emulator.py)
+processes, with the ECS agent emulator (consul_ecs_testbed.ecs_agent_emulator)
 serving their task metadata and credentials.
 
 What it does, the way the ECS agent does it for a Fargate task:
@@ -32,7 +32,7 @@ What it does, the way the ECS agent does it for a Fargate task:
   ListTasks/DescribeTasks (the consul-ecs controller's view of the cluster)
   match what ECS would say.
 
-Nothing here knows about Consul: `demo.py` and `mesh.py` build the mesh
+Nothing here knows about Consul: sandbox/demo.py and `mesh` build the mesh
 tasks on top of it.
 """
 from __future__ import annotations
@@ -41,17 +41,13 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-_E2E = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "e2e")
-if _E2E not in sys.path:
-    sys.path.insert(0, _E2E)
-
-from ecs_agent_emulator import ContainerSpec, EcsAgentEmulator  # noqa: E402
+from ..ecs_agent_emulator import ContainerSpec, EcsAgentEmulator
 
 CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 DEFAULT_STOP_TIMEOUT = 30.0  # ECS's default per-container stopTimeout
@@ -70,7 +66,7 @@ class HealthCheck:
     start_period: float = 0.0
 
     @staticmethod
-    def from_json(d: dict[str, Any] | None) -> "HealthCheck | None":
+    def from_json(d: dict[str, Any] | None) -> HealthCheck | None:
         if not d:
             return None
         return HealthCheck(command=list(d["command"]), interval=float(d.get("interval", 30)),
@@ -113,7 +109,7 @@ class ContainerDefinition:
     raw: dict[str, Any] | None = None  # the ECS API's containerDefinition, as given
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "ContainerDefinition":
+    def from_json(d: dict[str, Any]) -> ContainerDefinition:
         env = d.get("environment") or {}
         if isinstance(env, list):  # ECS shape: [{"name": ..., "value": ...}]
             env = {e["name"]: e["value"] for e in env}
@@ -152,7 +148,7 @@ class TaskDefinition:
     raw: dict[str, Any] | None = None  # DescribeTaskDefinition's taskDefinition, as given
 
     @staticmethod
-    def from_json(d: dict[str, Any]) -> "TaskDefinition":
+    def from_json(d: dict[str, Any]) -> TaskDefinition:
         tags = d.get("tags") or {}
         if isinstance(tags, list):
             tags = {t["key"]: t["value"] for t in tags}
@@ -289,7 +285,7 @@ class SandboxTask:
 
     POLL = 0.05
 
-    def __init__(self, cluster: "EcsCluster", td: TaskDefinition, task_id: str, task_arn: str,
+    def __init__(self, cluster: EcsCluster, td: TaskDefinition, task_id: str, task_arn: str,
                  env: Callable[[str], dict[str, str]], logdir: str, name: str,
                  ip: str = "127.0.0.1") -> None:
         self.cluster = cluster
@@ -315,12 +311,12 @@ class SandboxTask:
         self._thread = threading.Thread(target=self._supervise, name=f"task-{name}", daemon=True)
 
     # ---- public ----
-    def start(self) -> "SandboxTask":
+    def start(self) -> SandboxTask:
         self._event("task started (PENDING)")
         if self.cluster.runtime is not None:
             try:
                 self.cluster.runtime.setup_task(self)
-            except Exception as e:  # noqa: BLE001 - as ECS: the task stops before any container
+            except Exception as e:
                 self._event(f"cannot set up the task: {e}")
                 self.stop(f"task set-up failed: {e}")
         self._thread.start()
@@ -520,7 +516,7 @@ class SandboxTask:
                     if self._step():
                         break
                 time.sleep(self.POLL)
-        except Exception as e:  # noqa: BLE001 - never leave a task half-supervised
+        except Exception as e:
             self._event(f"supervisor error: {type(e).__name__}: {e}; killing the task")
             for c in self.containers.values():
                 if c.sid:
@@ -545,7 +541,7 @@ class SandboxTask:
                     continue
                 states = [self._dependency_state(d) for d in c.defn.depends_on]
                 if "failed" in states:
-                    bad = [d for d, s in zip(c.defn.depends_on, states) if s == "failed"]
+                    bad = [d for d, s in zip(c.defn.depends_on, states, strict=True) if s == "failed"]
                     self.stop(f"{c.defn.name}: dependency {bad[0].container_name} "
                               f"can no longer be {bad[0].condition}")
                     break
@@ -583,7 +579,7 @@ class SandboxTask:
         if self.cluster.runtime is not None:
             try:
                 self.cluster.runtime.teardown_task(self)
-            except Exception as e:  # noqa: BLE001 - report, keep stopping
+            except Exception as e:
                 self._event(f"task tear-down failed: {e}")
         try:
             self.cluster.emulator.set_task_status(self.task_id, known_status="STOPPED",
@@ -607,7 +603,7 @@ class EcsCluster:
                  network_configuration: dict[str, Any] | None = None,
                  log: Callable[[str], None] | None = None, runtime: Any = None) -> None:
         self.name = name
-        # Runs containers of ECS task definitions unchanged (sandbox/runtime.py);
+        # Runs containers of ECS task definitions unchanged (sandbox.runtime);
         # None: a container's command is a plain local process.
         self.runtime = runtime
         # RunTask's networkConfiguration (Fargate tasks are awsvpc).
@@ -628,7 +624,7 @@ class EcsCluster:
         if self._logger:
             self._logger(text)
 
-    def create(self) -> "EcsCluster":
+    def create(self) -> EcsCluster:
         if self.ecs_api is not None:
             self.arn = self.ecs_api.create_cluster(clusterName=self.name)["cluster"]["clusterArn"]
         return self
@@ -720,7 +716,7 @@ class EcsCluster:
             try:
                 self.ecs_api.stop_task(cluster=self.arn, task=task.task_arn,
                                        reason=task.stop_reason or "stopped")
-            except Exception as e:  # noqa: BLE001 - report, keep stopping
+            except Exception as e:
                 self._log(f"[{task.name}] ECS StopTask failed: {e}")
 
     def running_tasks(self) -> list[SandboxTask]:

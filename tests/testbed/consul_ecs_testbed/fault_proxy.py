@@ -38,7 +38,7 @@ class FaultProxy:
     def port(self) -> int:
         return self._port
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._listen()
         return self
 

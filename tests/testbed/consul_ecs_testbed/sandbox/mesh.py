@@ -1,9 +1,9 @@
 """The mesh sandbox: terraform/examples/client-server applied against moto,
 and what it registered run on this machine.
 
-  1. moto (IAM, STS, ECS, EC2, Secrets Manager, ...; sandbox/moto_server.py),
+  1. moto (IAM, STS, ECS, EC2, Secrets Manager, ...; consul_ecs_testbed.moto_server),
      bound to the address of a Linux bridge that stands for the example's
-     subnet (sandbox/runtime.py);
+     subnet (sandbox.runtime);
   2. `tofu apply` of the example against moto: VPC, cluster, the dev server,
      the controller and the two mesh services, their task definitions, IAM
      roles and secrets;
@@ -18,12 +18,12 @@ and what it registered run on this machine.
      terminating gateway x1, whose traffic is not proxied: see dataplane.py): the
      task definition is the one moto holds (DescribeServices ->
      DescribeTaskDefinition), started with RunTask (the ENI address moto
-     gives is the task's address), run by sandbox/ecs_sandbox.py with the
-     runtime of sandbox/runtime.py (own network and mount namespaces,
+     gives is the task's address), run by sandbox.ecs_sandbox with the
+     runtime of sandbox.runtime (own network and mount namespaces,
      images mapped to local executables, secrets read with the execution
      role).
 
-Used by demo.py (readable output) and tests/e2e/test_sandbox.py (assertions).
+Used by sandbox/demo.py (readable output) and tests/e2e/test_sandbox.py (assertions).
 """
 from __future__ import annotations
 
@@ -33,29 +33,24 @@ import os
 import secrets as pysecrets
 import shutil
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-E2E = os.path.join(ROOT, "tests", "e2e")
-for p in (HERE, E2E):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+from .. import bed as tb
+from .. import terraform_bed as tfb
+from ..ecs_agent_emulator import EcsAgentEmulator, Task
+from .ecs_sandbox import EcsCluster, SandboxTask, TaskDefinition, kill_all_sessions
+from .runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet
+from .taskdefs import Timings
 
-import requests  # noqa: E402
-
-import terraform_bed as tfb  # noqa: E402
-import testbed as tb  # noqa: E402
-from ecs_agent_emulator import EcsAgentEmulator, Task  # noqa: E402
-from ecs_sandbox import EcsCluster, SandboxTask, TaskDefinition, kill_all_sessions  # noqa: E402
-from runtime import Image, ImageMap, Network, TaskRuntime, pick_subnet  # noqa: E402
-from taskdefs import Timings  # noqa: E402
+ROOT = tb.repo_root()
+PAYLOADS = os.path.join(ROOT, "sandbox")  # what runs inside the tasks: apps/, dataplane.py
 
 EXAMPLE = "client-server"
 CONSUL_ECS_IMAGE = "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"   # the example's default
@@ -71,33 +66,13 @@ def default_binary() -> str:
 
 class BridgeMoto(tb.MotoServer):
     """The test bed's moto, bound to the bridge address (reachable from the
-    host and every task) and started through sandbox/moto_server.py."""
+    host and every task)."""
 
     def __init__(self, workdir: str, host: str) -> None:
-        super().__init__(workdir)
-        self.host = host
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 60.0) -> "BridgeMoto":
-        env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="inf", MOTO_ALLOW_NONEXISTENT_REGION="false",
-                   # tb.aws_setup's user: the emulated ECS agent (sandbox/moto_server.py, fix 3)
-                   SANDBOX_ECS_AGENT_ARN=f"arn:aws:iam::{tb.ACCOUNT_ID}:user/ecs-agent")
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "moto_server.py"), "-H", self.host, "-p", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True)
-
-        def up() -> bool:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto exited with {self.proc.returncode}: {self.log_tail()}")
-            return requests.get(f"{self.url}/moto-api/data.json", timeout=2).status_code == 200
-
-        tb.wait_until(up, timeout, 0.2, "moto server")
-        return self
+        super().__init__(workdir, host=host, env={
+            "MOTO_ALLOW_NONEXISTENT_REGION": "false",
+            # tb.aws_setup's user: the emulated ECS agent (consul_ecs_testbed.moto_server, fix 3)
+            "SANDBOX_ECS_AGENT_ARN": f"arn:aws:iam::{tb.ACCOUNT_ID}:user/ecs-agent"})
 
 
 class SandboxConsul(tb.ConsulServer):
@@ -357,7 +332,7 @@ class MeshSandbox:
         ecs_bin = os.path.join(ecs_dir, "consul-ecs")
         shutil.copy2(self.bin, ecs_bin)
         images.add(ImageMap.repository(CONSUL_ECS_IMAGE), Image([ecs_dir], [ecs_bin]))
-        shutil.copy2(os.path.join(HERE, "dataplane.py"), os.path.join(dp_dir, "dataplane.py"))
+        shutil.copy2(os.path.join(PAYLOADS, "dataplane.py"), os.path.join(dp_dir, "dataplane.py"))
         shutil.copy2(self.consul_bin, os.path.join(dp_dir, "consul"))
         shim = os.path.join(dp_dir, "consul-dataplane")
         python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
@@ -365,7 +340,7 @@ class MeshSandbox:
             f.write(f"#!/bin/sh\nexec {python} {os.path.join(dp_dir, 'dataplane.py')} \"$@\"\n")
         os.chmod(shim, 0o755)
         images.add(DATAPLANE_IMAGE, Image([dp_dir], ["consul-dataplane"]))
-        images.add(ImageMap.repository(APPS_IMAGE), Image([os.path.join(HERE, "apps")]))
+        images.add(ImageMap.repository(APPS_IMAGE), Image([os.path.join(PAYLOADS, "apps")]))
         return images
 
     @property

@@ -30,12 +30,13 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import testbed as tb
+from . import bed as tb
 
 CLIS = ("tofu", "terraform")
 # Credentials the AWS provider sends to moto (moto accepts any key while its
@@ -109,7 +110,8 @@ def terraform_dir() -> Path:
 
 
 def tf_roots_dir() -> Path:
-    return Path(__file__).resolve().parent / "tf-roots"
+    """The suite's test roots (tests/e2e/tf-roots/)."""
+    return Path(tb.repo_root()) / "tests" / "e2e" / "tf-roots"
 
 
 def hcl_dirs() -> list[Path]:
@@ -212,7 +214,7 @@ class Root:
 
     def state_resources(self) -> list[str]:
         p = self.run("state", "list", check=False)
-        return [l for l in p.stdout.splitlines() if l.strip()]
+        return [line for line in p.stdout.splitlines() if line.strip()]
 
 
 def run_stages(stages: list[tuple[str, Callable[[], Any]]]) -> dict[str, Future]:
@@ -227,7 +229,7 @@ def run_stages(stages: list[tuple[str, Callable[[], Any]]]) -> dict[str, Future]
         for name, fn in stages:
             try:
                 futures[name].set_result(fn())
-            except BaseException as e:  # noqa: BLE001 - handed to the test that asks
+            except BaseException as e:
                 futures[name].set_exception(e)
 
     threading.Thread(target=work, name="terraform-stages", daemon=True).start()

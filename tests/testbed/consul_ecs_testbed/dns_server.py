@@ -36,7 +36,7 @@ class DnsServer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
-    def start(self) -> "DnsServer":
+    def start(self) -> DnsServer:
         self._thread.start()
         return self
 
@@ -49,7 +49,7 @@ class DnsServer:
         while not self._stop.is_set():
             try:
                 msg, peer = self.sock.recvfrom(512)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             try:
                 self.sock.sendto(self.answer(msg), peer)

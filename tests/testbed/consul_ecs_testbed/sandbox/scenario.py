@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from mesh import MeshSandbox, MeshTask
-from testbed import wait_until
+from ..bed import wait_until
+from .mesh import MeshSandbox, MeshTask
 
 
 @dataclass
@@ -237,9 +238,11 @@ class Scenario:
         # Requests until the task was gone from both ECS and Consul, plus a
         # little, so a late failure would be counted.
         end = started + max(stopped or 0, absent or 0) + 1.0
-        # A request is logged when it ends: wait out the client's timeout so
-        # that one started before `end` that fails late is counted too.
-        time.sleep(max(0.0, end + sb.timings.client_timeout + 0.2 - time.time()))
+        # A request is logged when it ends, and the client makes one at a
+        # time: once one that started after `end` is logged, every one that
+        # started before has ended (a late failure included).
+        wait_until(lambda: sb.client_requests(since=end), end - time.time() + sb.timings.client_timeout + 30,
+                   0.05, "a client request started after the stop window")
         reqs = sb.client_requests(since=started, until=end)
         failed = [r for r in reqs if not r["ok"]]
         cp_log = target.log(target.agent_container)
@@ -289,11 +292,14 @@ class Scenario:
         removed_at = ecs_stopped + (removed or 0)
         self.windows.append((f"{target.name} dead but registered", killed_at, removed_at + 0.2))
         before = sb.client_requests(since=killed_at, until=removed_at)
-        # A few seconds of traffic after the clean-up. The client is
+        # A run of traffic after the clean-up: 50 requests. The client is
         # sequential: a request its proxy sent to the dead task just before
         # the clean-up can hang until the kernel gives up on the address
-        # (ARP, ~3 s), so leave room for that plus a run of new requests.
-        time.sleep(max(5.0, sb.timings.client_period * 50))
+        # (ARP, ~3 s); counting requests instead of seconds leaves room for
+        # that and for a slow machine.
+        wait_until(lambda: len(sb.client_requests(since=removed_at + 0.3)) >= 50,
+                   50 * (sb.timings.client_period + sb.timings.client_timeout) + 10, 0.1,
+                   "50 client requests after the clean-up")
         after = sb.client_requests(since=removed_at + 0.3)
         lines = [ln for ln in sb.controller_log().splitlines()
                  if "cleaned" in ln and "stopped tasks cleaned: 0" not in ln

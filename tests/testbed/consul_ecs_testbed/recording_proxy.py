@@ -89,7 +89,7 @@ class HttpRecordingProxy:
     """127.0.0.1:<port> -> upstream host:port, recording each request."""
 
     def __init__(self, upstream_host: str, upstream_port: int, port: int = 0,
-                 log: "RequestLog | None" = None) -> None:
+                 log: RequestLog | None = None) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.log = log if log is not None else RequestLog()
         proxy = self
@@ -164,7 +164,7 @@ class HttpRecordingProxy:
                 self.wfile.write(b"".join(self._headers_buffer))
                 self._headers_buffer = []
 
-            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _forward  # noqa: N815
+            do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _forward
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
@@ -174,7 +174,7 @@ class HttpRecordingProxy:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def start(self) -> "HttpRecordingProxy":
+    def start(self) -> HttpRecordingProxy:
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="http-recording-proxy", daemon=True)
         self._thread.start()
@@ -194,7 +194,7 @@ class GrpcCountingProxy:
     streams (gRPC calls) and connections."""
 
     def __init__(self, upstream_host: str, upstream_port: int, port: int = 0,
-                 log: "RequestLog | None" = None) -> None:
+                 log: RequestLog | None = None) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.log = log if log is not None else RequestLog()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -209,7 +209,7 @@ class GrpcCountingProxy:
     def port(self) -> int:
         return self._sock.getsockname()[1]
 
-    def start(self) -> "GrpcCountingProxy":
+    def start(self) -> GrpcCountingProxy:
         threading.Thread(target=self._accept, name="grpc-counting-proxy", daemon=True).start()
         return self
 

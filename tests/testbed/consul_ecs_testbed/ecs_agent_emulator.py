@@ -39,7 +39,7 @@ In-process use (pytest):
 
 CLI use (local demo):
 
-    python ecs_agent_emulator.py --port 8000 --task-file task.json
+    python -m consul_ecs_testbed.ecs_agent_emulator --port 8000 --task-file task.json
 
 where task.json holds one task spec or a list of them (see Task.from_spec);
 credentials come from a static "credentials" object in the spec, or from an
@@ -57,9 +57,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 HEALTH_STATUSES = ("HEALTHY", "UNHEALTHY", "UNKNOWN")
 KNOWN_STATUSES = ("PENDING", "PULLED", "CREATED", "RUNNING", "RESOURCES_PROVISIONED", "STOPPED")
@@ -67,7 +68,7 @@ KNOWN_STATUSES = ("PENDING", "PULLED", "CREATED", "RUNNING", "RESOURCES_PROVISIO
 
 def _now() -> str:
     """RFC 3339 with nanoseconds and Z, like the agent's Go time marshalling."""
-    t = _dt.datetime.now(_dt.timezone.utc)
+    t = _dt.datetime.now(_dt.UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond:06d}123Z"
 
 
@@ -281,13 +282,13 @@ class EcsAgentEmulator:
             def log_message(self, fmt: str, *args: Any) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 emulator._dispatch(self, "GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 emulator._dispatch(self, "POST")
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 emulator._dispatch(self, "PUT")
 
         self._server = ThreadingHTTPServer((host, port), Handler)
@@ -307,7 +308,7 @@ class EcsAgentEmulator:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "EcsAgentEmulator":
+    def start(self) -> EcsAgentEmulator:
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="ecs-agent-emulator", daemon=True)
         self._thread.start()
@@ -317,7 +318,7 @@ class EcsAgentEmulator:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "EcsAgentEmulator":
+    def __enter__(self) -> EcsAgentEmulator:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -365,7 +366,8 @@ class EcsAgentEmulator:
             docker_name = spec.name
         else:
             docker_id = secrets.token_hex(32)
-            docker_name = f"ecs-{task.family}-{task.revision}-{re.sub('[^a-zA-Z0-9]', '', spec.name)}-{secrets.token_hex(8)}"
+            plain_name = re.sub("[^a-zA-Z0-9]", "", spec.name)
+            docker_name = f"ecs-{task.family}-{task.revision}-{plain_name}-{secrets.token_hex(8)}"
         now = _now()
         running = spec.known_status in ("RUNNING", "STOPPED")
         c = Container(
@@ -533,7 +535,7 @@ class EcsAgentEmulator:
             status, payload = 404, {"error": f"not found: {e}"}
         except ValueError as e:
             status, payload = 400, {"error": str(e)}
-        except Exception as e:  # noqa: BLE001 - report to the client
+        except Exception as e:
             status, payload = 500, {"error": f"{type(e).__name__}: {e}"}
         if fault in ("truncate", "truncated_json"):
             data = json.dumps(payload).encode()
@@ -604,7 +606,7 @@ class EcsAgentEmulator:
                 "SecretAccessKey": c["SecretAccessKey"],
                 "Token": c.get("Token") or "",
                 "Expiration": c.get("Expiration") or
-                (_dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                (_dt.datetime.now(_dt.UTC) + _dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
             with self._lock:
                 self._creds_cache[cred_id] = cached
@@ -650,10 +652,10 @@ def _expires_within(expiration: str | None, seconds: int) -> bool:
     if not expiration:
         return True
     try:
-        exp = _dt.datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+        exp = _dt.datetime.strptime(expiration, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.UTC)
     except ValueError:
         return True
-    return exp - _dt.datetime.now(_dt.timezone.utc) < _dt.timedelta(seconds=seconds)
+    return exp - _dt.datetime.now(_dt.UTC) < _dt.timedelta(seconds=seconds)
 
 
 def assume_role_provider(sts_endpoint: str, access_key_id: str, secret_access_key: str,
