@@ -118,7 +118,7 @@ def table_rows(readme: str, heading: str) -> list[list[str]] | None:
     """The data rows (cells) of the first table under `## <heading>`."""
     lines = readme.splitlines()
     try:
-        start = next(i for i, l in enumerate(lines) if l.strip() == f"## {heading}")
+        start = next(i for i, line in enumerate(lines) if line.strip() == f"## {heading}")
     except StopIteration:
         return None
     rows: list[list[str]] = []
@@ -175,13 +175,15 @@ def check_module(module_dir: Path) -> list[str]:
             continue
         want_type = var.type or "any"
         if normalize(_code(cells[1])) != normalize(want_type):
-            problems.append(f"{where}: input {name}: Type {cells[1]!r}, variables declare `{' '.join(want_type.split())}`")
+            declared = " ".join(want_type.split())
+            problems.append(f"{where}: input {name}: Type {cells[1]!r}, variables declare `{declared}`")
         default = cells[2].strip()
         if var.default is None:
             if default != "required":
                 problems.append(f"{where}: input {name}: Default {default!r}, but the input is required")
         elif normalize(_code(default)) != normalize(var.default):
-            problems.append(f"{where}: input {name}: Default {default!r}, variables declare `{' '.join(var.default.split())}`")
+            declared = " ".join(var.default.split())
+            problems.append(f"{where}: input {name}: Default {default!r}, variables declare `{declared}`")
     for name in sorted(set(variables) - seen):
         problems.append(f"{where}: input {name} has no row in the Inputs table")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import testbed as tb
+from consul_ecs_testbed import bed as tb
 
 CHECKER = Path(tb.repo_root()) / "terraform" / "tools" / "check_readme_tables.py"
 MODULES = Path(tb.repo_root()) / "terraform" / "modules"
@@ -49,16 +49,14 @@ def test_stale_tables_are_rejected(tmp_path: Path, case: str) -> None:
     readme, variables = m / "mesh-task" / "README.md", m / "mesh-task" / "variables.tf"
     if case == "row removed":
         lines = readme.read_text().splitlines(keepends=True)
-        readme.write_text("".join(l for l in lines if not l.startswith("| `consul_service_tags` |")))
+        readme.write_text("".join(line for line in lines if not line.startswith("| `consul_service_tags` |")))
         expect = "input consul_service_tags has no row in the Inputs table"
     elif case == "default changed":
         _edit(variables, 'default     = 20000', 'default     = 21000')
         expect = "input envoy_public_listener_port: Default '`20000`', variables declare `21000`"
     elif case == "type changed":
-        _edit(variables, 'variable "consul_service_meta" {\n  description = "Metadata of the Consul service registration."\n'
-                         '  type        = map(string)',
-              'variable "consul_service_meta" {\n  description = "Metadata of the Consul service registration."\n'
-              '  type        = map(any)')
+        meta = 'variable "consul_service_meta" {\n  description = "Metadata of the Consul service registration."\n'
+        _edit(variables, meta + '  type        = map(string)', meta + '  type        = map(any)')
         expect = "input consul_service_meta: Type '`map(string)`', variables declare `map(any)`"
     elif case == "input added":
         variables.write_text(variables.read_text() + '\nvariable "new_input" {\n  type    = number\n  default = 1\n}\n')

@@ -42,8 +42,8 @@ from typing import Any
 
 import pytest
 
-import terraform_bed as tfb
-import testbed as tb
+from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed import terraform_bed as tfb
 
 pytestmark = pytest.mark.timeout(1200)
 
@@ -91,14 +91,6 @@ LOGS_STATEMENT = {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:Pu
 
 def _secret_statement(arn: str) -> dict:
     return {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
-
-
-@pytest.fixture(scope="session")
-def tf_toolchain() -> tfb.Toolchain:
-    try:
-        return tfb.toolchain()
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -153,12 +145,15 @@ def _any_unknown(value: Any) -> bool:
     return value is True
 
 
-def plan_json(root: tfb.Root, variables: dict, name: str) -> list[dict[str, Any]]:
+def plan_json(root: tfb.Root, variables: dict, name: str, refresh: bool = True) -> list[dict[str, Any]]:
     """The saved plan's resource changes other than no-ops and reads, each
     {address, type, actions, changed} (changed: the top-level attributes
-    whose planned value differs or is unknown)."""
+    whose planned value differs or is unknown). refresh=False plans from the
+    state as it is (what a change of configuration alone does), without
+    reading every resource back."""
     plan_file = os.path.join(root.workdir, f"{name}.tfplan")
-    root.run("plan", "-input=false", "-no-color", f"-out={plan_file}", *tfb.Root.var_args(variables))
+    root.run("plan", "-input=false", "-no-color", f"-out={plan_file}", *([] if refresh else ["-refresh=false"]),
+             *tfb.Root.var_args(variables))
     shown = json.loads(root.run("show", "-json", "-no-color", plan_file).stdout)
     out = []
     for rc in shown.get("resource_changes", []):
@@ -202,11 +197,14 @@ def _run_case(tc: tfb.Toolchain, cli_name: str, root_name: str, moto: tb.MotoSer
     swap_in_current_modules(tree)
     root.init()
     run = Run(cli_name, root_name, name, root, variables)
-    run.upgrade_plan = plan_json(root, variables, "upgrade")
+    # The state is the baseline apply's: what changes is the configuration.
+    run.upgrade_plan = plan_json(root, variables, "upgrade", refresh=False)
     root.apply(variables)
     run.out = root.outputs()
     run.second_plan = plan_json(root, variables, "second")
-    run.tags_plan = plan_json(root, dict(variables, tags={"team": "switch", "cost-center": "42"}), "tags")
+    # Just refreshed by the second plan.
+    run.tags_plan = plan_json(root, dict(variables, tags={"team": "switch", "cost-center": "42"}), "tags",
+                              refresh=False)
     return run
 
 
@@ -361,6 +359,6 @@ def test_v073_root_on_fargate_gets_the_split_layout_without_transparent_proxy(
 
 
 def test_destroy_leaves_nothing(run: Run, switch_moto: tb.MotoServer) -> None:
-    run.root.destroy(run.variables)
+    run.root.destroy(run.variables, refresh=False)
     assert run.root.state_resources() == []
     assert tfb.moto_leftovers(switch_moto, run.name) == {}

@@ -23,7 +23,7 @@ from collections import Counter
 
 import pytest
 
-import terraform_bed as tfb
+from consul_ecs_testbed import terraform_bed as tfb
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -70,21 +70,13 @@ RULE_CASES = {
     'r_mesh_gateway["lb_without_subnets"]': ["lb_subnets is required when lb_enabled = true"],
     'r_mesh_gateway["lb_without_vpc"]': ["lb_vpc_id is required when lb_enabled = true"],
     'r_mesh_gateway["create_and_modify"]': ["Set at most one of lb_create_security_group and lb_modify_security_group",
-                                            "lb_modify_security_group_id is required when lb_modify_security_group = true"],
-    'r_mesh_gateway["modify_without_id"]': ["lb_modify_security_group_id is required when lb_modify_security_group = true"],
+                                            "lb_modify_security_group_id is required"],
+    'r_mesh_gateway["modify_without_id"]': ["lb_modify_security_group_id is required"],
     "r_api_gateway_custom_lb_with_lb_enabled": ["custom_load_balancer_config is only for lb_enabled = false"],
     'r_gateway_tproxy_fargate["fargate"]': ["enable_transparent_proxy = true needs the NET_ADMIN capability"],
     'r_gateway_tproxy_fargate["fargate_and_ec2"]': ["enable_transparent_proxy = true needs the NET_ADMIN capability"],
     "r_gateway_consul_dns_without_tproxy": ["enable_consul_dns needs enable_transparent_proxy = true"],
 }
-
-
-@pytest.fixture(scope="session")
-def tf_toolchain() -> tfb.Toolchain:
-    try:
-        return tfb.toolchain()
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +88,8 @@ def plans(tf_toolchain: tfb.Toolchain, tmp_path_factory: pytest.TempPathFactory)
     def plan(which: str) -> subprocess.CompletedProcess:
         return root.plan({"plan": which}, False, "-json")
 
-    stages = tfb.run_stages([("init", root.init), *[(p, lambda p=p: plan(p)) for p in ("accept", "variables", "rules")]])
+    stages = tfb.run_stages([("init", root.init),
+                             *[(p, lambda p=p: plan(p)) for p in ("accept", "variables", "rules")]])
     stages["init"].result()
     return {"stages": stages, "main_tf": (tree / "test-roots" / ROOT / "main.tf").read_text()}
 
