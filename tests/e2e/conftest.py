@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from consul_ecs_testbed import bed as tb
+from consul_ecs_testbed import terraform_bed as tfb
 from consul_ecs_testbed.ecs_agent_emulator import ContainerSpec, EcsAgentEmulator, Task
 
 # The shared names, re-exported: the tests import them from here.
@@ -49,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # clusters, namespaces and subnets (tb.pick_subnet: a share per worker), and
 # each worker its own session bed (moto, Consul, emulator). What must stay on
 # one worker is grouped here; every other test goes wherever a worker is free.
-#   - a Terraform file: its session fixture `stages` applies the roots with
+#   - a Terraform file: its module fixture `stages` applies the roots with
 #     both CLIs at once in the background; on two workers it would apply all
 #     of it twice;
 #   - test_containers.py: one podman network for the module (its
@@ -366,3 +367,61 @@ def wait_polled(emulator: EcsAgentEmulator, task: Task, container: str, since: f
     path = re.escape(task.containers[container].docker_id)
     wait_for(lambda: sum(r["time"] >= since for r in emulator.requests_matching(path)) >= polls,
              timeout, f"{what} ({polls} task metadata reads by {container})", cp)
+
+
+# --------------------------------------------------------------------------
+# Terraform test files (test_terraform_*.py)
+# --------------------------------------------------------------------------
+# Each file defines a module-scoped fixture `stages`: per CLI, the file's slow
+# steps (applies, plans) started in a background chain, both CLIs at once
+# (tfb.per_cli_chains), as {cli name: {"tree", "moto", <stage>: Future}}.
+# Its tests take `staged` (the stages of the CLI they run with: `cli` is
+# parametrized over both) and wait for the stage they check. A toolchain
+# that is not built is a failure, never a skip: scripts/setup.sh builds it.
+
+@pytest.fixture(scope="session")
+def tf_toolchain() -> tfb.Toolchain:
+    try:
+        return tfb.toolchain()
+    except tfb.ToolchainMissing as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module", params=tfb.CLIS)
+def cli(request: pytest.FixtureRequest, tf_toolchain: tfb.Toolchain) -> tfb.Cli:
+    try:
+        return tf_toolchain.cli(request.param)
+    except tfb.ToolchainMissing as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def staged(cli: tfb.Cli, stages: dict) -> dict:
+    s = stages[cli.name]
+    if isinstance(s, Exception):
+        pytest.fail(str(s), pytrace=False)
+    return s
+
+
+@pytest.fixture(scope="module")
+def tofu_staged(stages: dict) -> dict:
+    """The OpenTofu chain's stages, for what one CLI checks for both (the
+    examples' applies, the bad-input plans: the modules' own messages, the
+    same from either CLI; Terraform validates every root and applies the
+    test roots)."""
+    s = stages["tofu"]
+    if isinstance(s, Exception):
+        pytest.fail(str(s), pytrace=False)
+    return s
+
+
+@pytest.fixture(scope="module")
+def tree(staged: dict):
+    """The CLI's copy of terraform/ (with the test roots under test-roots/)."""
+    return staged["tree"]
+
+
+@pytest.fixture(scope="module")
+def tf_moto(staged: dict) -> tb.MotoServer:
+    """The moto the CLI's chain applies against."""
+    return staged["moto"]

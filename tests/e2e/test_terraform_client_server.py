@@ -2,8 +2,9 @@
 TLS, the controller, a client and a server on the mesh) with real CLIs and
 the AWS provider against moto.
 
-Per CLI (OpenTofu, Terraform 1.5.7), both at once in the background (each
-against a moto of its own): fmt -check, init, apply; read back with boto3
+With OpenTofu (the demo's CLI; Terraform 1.5.7 validates this example and
+applies every module elsewhere), in the background against a moto of its
+own: fmt -check, init, apply; read back with boto3
 the ECS services (desired counts, network configuration, the controller
 first) and the task definitions (containers, dependsOn, the mesh-init /
 health-sync config through those commands' own validators, the secrets
@@ -32,45 +33,44 @@ NAME = "tfcs"
 MOTO_GAPS = {"aws_ecs_service": {"enable_execute_command"}}  # see test_terraform_controller.py
 
 
-@pytest.fixture(scope="session")
-def cs_stages(tmp_path_factory: pytest.TempPathFactory):
-    try:
-        tc = tfb.toolchain()
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-    out, motos = {}, []
-    for name in tfb.CLIS:
-        try:
-            cli = tc.cli(name)
-        except tfb.ToolchainMissing as e:
-            out[name] = e
-            continue
-        moto = tb.MotoServer(str(tmp_path_factory.mktemp(f"moto-cs-{name}"))).start()
-        motos.append(moto)
-        tree = tfb.copy_tree(tmp_path_factory.mktemp(f"tfcs-{name}"))
+# OpenTofu only: the demo (make demo) applies this example with it, and
+# Terraform 1.5.7 applies every module in their own test files and in
+# test_terraform_switch.py (both CLIs validate this example too).
+CS_CLIS = ("tofu",)
+
+
+@pytest.fixture(scope="module")
+def stages(tf_toolchain: tfb.Toolchain, tmp_path_factory: pytest.TempPathFactory):
+    """The example in a background chain against a moto of its own
+    (conftest.py): fmt -check, init + apply, a second plan, and the destroy,
+    which waits until the read-back tests are done (they open the gate)."""
+    gates: dict[str, threading.Event] = {}
+
+    def chain(cli: tfb.Cli, tree: Path, moto: tb.MotoServer):
         root = tfb.Root(cli, tree / "examples" / "client-server")
         variables = {"aws_endpoint_url": moto.url, "name": NAME, "destroy_grace_period_seconds": 0}
-        # The destroy waits until the read-back tests are done (they open the gate).
-        gate = threading.Event()
-        chain = [
-            ("fmt", lambda r=root: r.run("fmt", "-check", "-diff", "-no-color", check=False)),
-            ("applied", lambda r=root, v=variables: (r.init(), r.apply(v), r.outputs())[-1]),
-            ("second_plan", lambda r=root, v=variables: tfb.plan_changes(r, v)),
-            ("destroyed", lambda r=root, v=variables, m=moto, g=gate: (
-                g.wait(), r.destroy(v), tfb.moto_leftovers(m, NAME))[-1]),
+        gate = gates[cli.name] = threading.Event()
+        return [
+            ("fmt", lambda: root.run("fmt", "-check", "-diff", "-no-color", check=False)),
+            ("applied", lambda: (root.init(), root.apply(variables), root.outputs())[-1]),
+            ("second_plan", lambda: tfb.plan_changes(root, variables)),
+            ("destroyed", lambda: (gate.wait(), root.destroy(variables, refresh=False),
+                                   tfb.moto_leftovers(moto, NAME))[-1]),
         ]
-        out[name] = dict(moto=moto, root=root, gate=gate, **tfb.run_stages(chain))
-    yield out
-    for s in out.values():
-        if isinstance(s, dict):
-            s["gate"].set()  # a destroy never left waiting
-    for m in motos:
-        m.stop()
+
+    try:
+        with tfb.per_cli_chains(tf_toolchain, tmp_path_factory.mktemp, chain, clis=CS_CLIS) as out:
+            for name, gate in gates.items():
+                out[name]["gate"] = gate
+            yield out
+    finally:
+        for g in gates.values():
+            g.set()  # a destroy never left waiting
 
 
-@pytest.fixture(scope="module", params=tfb.CLIS)
-def staged(request, cs_stages: dict) -> dict:
-    s = cs_stages[request.param]
+@pytest.fixture(scope="module", params=CS_CLIS)
+def staged(request, stages: dict) -> dict:
+    s = stages[request.param]
     if isinstance(s, Exception):
         pytest.fail(str(s), pytrace=False)
     return s

@@ -7,8 +7,8 @@ definition, container, CONSUL_ECS_CONFIG_JSON through `consul-ecs
 controller`'s own validator, secrets, ECS service, IAM roles and policies),
 a second plan that changes nothing but the one attribute moto does not
 return, a destroy that removes the application service before the
-controller and leaves nothing in moto; bad inputs fail at plan with the
-module's messages. fmt -check / validate of every module: see
+controller and leaves nothing in moto; with OpenTofu, bad inputs fail at
+plan with the module's messages and the example applies. fmt -check / validate of every module: see
 test_terraform_mesh_task.py. A missing toolchain is a failure, not a skip.
 """
 from __future__ import annotations
@@ -33,27 +33,9 @@ CONTROLLER = "consul-ecs-controller"
 MOTO_GAPS = {"aws_ecs_service": {"enable_execute_command"}}
 
 
-@pytest.fixture(scope="session")
-def tf_toolchain() -> tfb.Toolchain:
-    try:
-        return tfb.toolchain()
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="module", params=tfb.CLIS)
-def cli(request, tf_toolchain: tfb.Toolchain) -> tfb.Cli:
-    try:
-        return tf_toolchain.cli(request.param)
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
 def _apply(cli: tfb.Cli, workdir: Path, variables: dict) -> tuple[tfb.Root, dict]:
-    root = tfb.Root(cli, workdir)
-    root.init()
-    root.apply(variables)
-    return root, root.outputs()
+    a = tfb.apply_root(cli, workdir, variables)
+    return a.root, a.out
 
 
 def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:
@@ -63,57 +45,28 @@ def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.Completed
             for kind in ("", "variables", "preconditions")}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stages(tf_toolchain: tfb.Toolchain, tmp_path_factory: pytest.TempPathFactory):
-    """As in test_terraform_mesh_task.py: per CLI, the slow steps in a
-    background chain (tfb.run_stages), both CLIs at once; here each CLI has
-    a moto of its own (both roots use the same names). The tests wait for
-    the stage they check."""
-    out, motos = {}, []
-    for name in tfb.CLIS:
-        try:
-            cli = tf_toolchain.cli(name)
-        except tfb.ToolchainMissing as e:
-            out[name] = e
-            continue
-        moto = tb.MotoServer(str(tmp_path_factory.mktemp(f"moto-ctl-{name}"))).start()
-        motos.append(moto)
+    """Per CLI, the slow steps in a background chain, both CLIs at once, each
+    against a moto of its own (conftest.py): the test root's apply, its
+    second plan, the bad-input plans; OpenTofu also applies the example
+    (names tfexctl-*, apart from the root's tfctl-*)."""
+    def chain(cli: tfb.Cli, tree: Path, moto: tb.MotoServer):
         box: dict = {}  # the applied root, for the plan stage
-        tree = tfb.copy_tree(tmp_path_factory.mktemp(f"tfctl-{name}"))
-        chain = [
-            ("applied", lambda c=cli, t=tree, m=moto, b=box: b.setdefault("applied", _apply(
-                c, t / "test-roots" / "controller", {"aws_endpoint_url": m.url}))),
+        steps = [
+            ("applied", lambda: box.setdefault("applied", _apply(
+                cli, tree / "test-roots" / "controller", {"aws_endpoint_url": moto.url}))),
             # plan reads only: it may run while the tests read the apply back
-            ("second_plan", lambda m=moto, b=box: tfb.plan_changes(b["applied"][0], {"aws_endpoint_url": m.url})),
-            ("bad_inputs", lambda c=cli, t=tree: _bad_input_plans(c, t)),
+            ("second_plan", lambda: tfb.plan_changes(box["applied"][0], {"aws_endpoint_url": moto.url})),
         ]
-        if name == "tofu":  # the example: once, with OpenTofu (both CLIs validate it)
-            ex_moto = tb.MotoServer(str(tmp_path_factory.mktemp("moto-ctl-example"))).start()
-            motos.append(ex_moto)
-            chain.append(("example", lambda c=cli, t=tree, m=ex_moto: (m, *_apply(
-                c, t / "examples" / "controller", {"aws_endpoint_url": m.url, "name": "tfexctl"}))))
-        out[name] = dict(tree=tree, moto=moto, **tfb.run_stages(chain))
-    yield out
-    for m in motos:
-        m.stop()
+        if cli.name == "tofu":  # the bad inputs and the example: once (conftest.py: tofu_staged)
+            steps.append(("bad_inputs", lambda: _bad_input_plans(cli, tree)))
+            steps.append(("example", lambda: (moto, *_apply(
+                cli, tree / "examples" / "controller", {"aws_endpoint_url": moto.url, "name": "tfexctl"}))))
+        return steps
 
-
-@pytest.fixture(scope="module")
-def staged(cli: tfb.Cli, stages: dict) -> dict:
-    s = stages[cli.name]
-    if isinstance(s, Exception):
-        pytest.fail(str(s), pytrace=False)
-    return s
-
-
-@pytest.fixture(scope="module")
-def tree(staged: dict) -> Path:
-    return staged["tree"]
-
-
-@pytest.fixture(scope="module")
-def tf_moto(staged: dict) -> tb.MotoServer:
-    return staged["moto"]
+    with tfb.per_cli_chains(tf_toolchain, tmp_path_factory.mktemp, chain) as out:
+        yield out
 
 
 @pytest.fixture(scope="module")
@@ -246,15 +199,17 @@ def test_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert task["Path"] == "/", "the controller's role must not be under the path the auth method trusts"
     assert {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=task["RoleName"])["Tags"]} == {"team": "e2e"}
     trust = policy_document(task["AssumeRolePolicyDocument"])
-    assert trust["Statement"] == [{"Effect": "Allow", "Action": "sts:AssumeRole",
+    # Upstream's documents, to the empty Sid: no IAM change after a switch.
+    assert trust["Statement"] == [{"Sid": "", "Effect": "Allow", "Action": "sts:AssumeRole",
                                    "Principal": {"Service": "ecs-tasks.amazonaws.com"}}]
     assert iam.list_role_policies(RoleName=task["RoleName"])["PolicyNames"] == ["exec"]
     assert iam.list_attached_role_policies(RoleName=task["RoleName"])["AttachedPolicies"] == []
     doc = policy_document(iam.get_role_policy(RoleName=task["RoleName"], PolicyName="exec")["PolicyDocument"])
-    by_sid = {s["Sid"]: s for s in doc["Statement"]}
-    assert by_sid["ClusterTasks"]["Action"] == ["ecs:ListTasks", "ecs:DescribeTasks"]
-    assert by_sid["EcsExec"]["Action"] == ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-                                           "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"]
+    assert doc == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Resource": "*",
+        "Action": ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                   "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+                   "ecs:ListTasks", "ecs:DescribeTasks"]}]}
 
     execution = iam.get_role(RoleName=f"{NAME}-consul-ecs-controller-execution")["Role"]
     assert execution["Arn"] == m["execution_role_arn"] and execution["Path"] == "/ecs/"
@@ -265,9 +220,12 @@ def test_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert pol["Path"] == "/ecs/"
     doc = policy_document(iam.get_policy_version(PolicyArn=pol["Arn"], VersionId=pol["DefaultVersionId"])
                           ["PolicyVersion"]["Document"])
-    by_action = {tuple(s["Action"]): s["Resource"] for s in doc["Statement"]}
-    assert sorted(by_action[("secretsmanager:GetSecretValue",)]) == sorted(secrets.values())
-    assert by_action[("logs:CreateLogStream", "logs:PutLogEvents")] == "*"
+    assert pol["Description"] == "Consul controller execution"  # upstream's
+    # One statement per secret (token, CA, HTTPS CA), then the logs.
+    assert doc["Statement"] == [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [secrets[k]]}
+        for k in ("token", "ca", "https_ca")
+    ] + [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}]
 
     d = out["modules"]["defaults"]
     pol_arn = next(p["PolicyArn"] for p in iam.list_attached_role_policies(
@@ -294,7 +252,7 @@ def test_destroy_orders_tasks_before_controller_and_leaves_nothing(applied, tf_m
     root, _ = applied
     log = Path(root.log_dir) / f"{root.cli.name}.log"
     start = len(log.read_text()) if log.exists() else 0
-    root.destroy({"aws_endpoint_url": tf_moto.url})
+    root.destroy({"aws_endpoint_url": tf_moto.url}, refresh=False)  # the second plan has refreshed
     text = log.read_text()[start:]
 
     def line_of(pattern: str) -> int:
@@ -332,7 +290,7 @@ def test_example_applies_and_destroys(stages: dict) -> None:
     assert [s["name"] for s in ctl["secrets"]] == ["CONSUL_HTTP_TOKEN", "CONSUL_GRPC_CACERT_PEM",
                                                    "CONSUL_HTTPS_CACERT_PEM"]
     assert_only_moto_gaps(tfb.plan_changes(root, variables))
-    root.destroy(variables)
+    root.destroy(variables, refresh=False)
     assert tfb.moto_leftovers(moto, "tfexctl") == {}
 
 
@@ -350,8 +308,8 @@ BAD_PRECONDITIONS = [
 ]
 
 
-def test_bad_inputs_fail_at_plan(staged: dict) -> None:
-    plans = staged["bad_inputs"].result()
+def test_bad_inputs_fail_at_plan(tofu_staged: dict) -> None:
+    plans = tofu_staged["bad_inputs"].result()
     assert plans[""].returncode == 0, plans[""].stderr  # the valid instance (partitions on) plans
     failures = []
     for kind, messages in (("variables", BAD_VARIABLES), ("preconditions", BAD_PRECONDITIONS)):

@@ -6,8 +6,9 @@ definitions: containers, commands, secrets, dependencies; ECS services with
 Cloud Map and load balancer; IAM roles and policies; the generated CA and
 bootstrap token in Secrets Manager; Cloud Map namespaces and services; the
 load balancer), a second plan that changes nothing but the one attribute moto
-does not return, a destroy that leaves nothing in moto; bad inputs fail at
-plan with the module's messages. A missing toolchain is a failure, not a skip.
+does not return, a destroy that leaves nothing in moto; with OpenTofu, bad
+inputs fail at plan with the module's messages and the example applies. A
+missing toolchain is a failure, not a skip.
 """
 from __future__ import annotations
 
@@ -30,27 +31,9 @@ DATA = {"sourceVolume": "consul-data", "containerPath": "/consul", "readOnly": F
 PORTS = [{"containerPort": p, "hostPort": p, "protocol": "tcp"} for p in (8301, 8300, 8500)]
 
 
-@pytest.fixture(scope="session")
-def tf_toolchain() -> tfb.Toolchain:
-    try:
-        return tfb.toolchain()
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="module", params=tfb.CLIS)
-def cli(request, tf_toolchain: tfb.Toolchain) -> tfb.Cli:
-    try:
-        return tf_toolchain.cli(request.param)
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
 def _apply(cli: tfb.Cli, workdir: Path, variables: dict) -> tuple[tfb.Root, dict]:
-    root = tfb.Root(cli, workdir)
-    root.init()
-    root.apply(variables)
-    return root, root.outputs()
+    a = tfb.apply_root(cli, workdir, variables)
+    return a.root, a.out
 
 
 EXAMPLE_NAME = "tfexdev"
@@ -71,55 +54,37 @@ def _apply_example(cli: tfb.Cli, tree: Path, tmp_path_factory: pytest.TempPathFa
 def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:
     root = tfb.Root(cli, tree / "test-roots" / "dev-server-invalid")
     root.init()
-    return {"valid": root.plan({}, False), "bad": root.plan({"include_bad": True}, False)}
+    return {"valid": root.plan({}, False), "bad": root.plan({"include_bad": True}, False),
+            "empty_image": root.plan({"empty_consul_image": True}, False)}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stages(tf_toolchain: tfb.Toolchain, tmp_path_factory: pytest.TempPathFactory):
-    """As in test_terraform_mesh_task.py: per CLI, the slow steps in a
-    background chain (tfb.run_stages), both CLIs at once; here each CLI has
-    a moto of its own (both roots use the same names, "server" included)."""
-    out, motos = {}, []
-    for name in tfb.CLIS:
-        try:
-            cli = tf_toolchain.cli(name)
-        except tfb.ToolchainMissing as e:
-            out[name] = e
-            continue
-        moto = tb.MotoServer(str(tmp_path_factory.mktemp(f"moto-dev-{name}"))).start()
-        motos.append(moto)
+    """Per CLI, the slow steps in a background chain, both CLIs at once, each
+    against a moto of its own (conftest.py; both roots use the same names,
+    "server" included): the test root's apply, its second plan, the
+    bad-input plans; OpenTofu also applies the example."""
+    example_motos: list = []
+
+    def chain(cli: tfb.Cli, tree: Path, moto: tb.MotoServer):
         box: dict = {}  # the applied root, for the plan stage
-        tree = tfb.copy_tree(tmp_path_factory.mktemp(f"tfdev-{name}"))
-        out[name] = dict(tree=tree, moto=moto, **tfb.run_stages([
-            ("applied", lambda c=cli, t=tree, m=moto, b=box: b.setdefault("applied", _apply(
-                c, t / "test-roots" / "dev-server", {"aws_endpoint_url": m.url}))),
+        steps = [
+            ("applied", lambda: box.setdefault("applied", _apply(
+                cli, tree / "test-roots" / "dev-server", {"aws_endpoint_url": moto.url}))),
             # plan reads only: it may run while the tests read the apply back
-            ("second_plan", lambda m=moto, b=box: tfb.plan_changes(b["applied"][0], {"aws_endpoint_url": m.url})),
-            ("bad_inputs", lambda c=cli, t=tree: _bad_input_plans(c, t)),
-            *([("example", lambda c=cli, t=tree: _apply_example(c, t, tmp_path_factory, motos))]
-              if name == "tofu" else []),
-        ]))
-    yield out
-    for m in motos:
-        m.stop()
+            ("second_plan", lambda: tfb.plan_changes(box["applied"][0], {"aws_endpoint_url": moto.url})),
+        ]
+        if cli.name == "tofu":  # (conftest.py: tofu_staged)
+            steps.append(("bad_inputs", lambda: _bad_input_plans(cli, tree)))
+            steps.append(("example", lambda: _apply_example(cli, tree, tmp_path_factory, example_motos)))
+        return steps
 
-
-@pytest.fixture(scope="module")
-def staged(cli: tfb.Cli, stages: dict) -> dict:
-    s = stages[cli.name]
-    if isinstance(s, Exception):
-        pytest.fail(str(s), pytrace=False)
-    return s
-
-
-@pytest.fixture(scope="module")
-def tree(staged: dict) -> Path:
-    return staged["tree"]
-
-
-@pytest.fixture(scope="module")
-def tf_moto(staged: dict) -> tb.MotoServer:
-    return staged["moto"]
+    try:
+        with tfb.per_cli_chains(tf_toolchain, tmp_path_factory.mktemp, chain) as out:
+            yield out
+    finally:
+        for m in example_motos:
+            m.stop()
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +120,7 @@ def test_full_task_definition(applied, tf_moto: tb.MotoServer) -> None:
                                                "awslogs-stream-prefix": "consul"}}
 
     init = c["tls-init"]
-    assert init["image"] == "hashicorp/consul:1.17.3" and init["essential"] is False
+    assert init["image"] == "hashicorp/consul:2.0.1" and init["essential"] is False  # upstream v0.10.0's default
     assert init["entryPoint"] == ["/bin/sh", "-ec"] and init["mountPoints"] == [DATA]
     assert init["secrets"] == [{"name": "CONSUL_CACERT_PEM", "valueFrom": m["ca_cert_arn"]},
                                {"name": "CONSUL_CAKEY", "valueFrom": m["ca_key_arn"]}]
@@ -185,7 +150,8 @@ def test_full_task_definition(applied, tf_moto: tb.MotoServer) -> None:
         'key_file = "/consul/dc1-server-consul-0-key.pem"', "auto_encrypt = { allow_tls = true }",
         "ports { https = 8501, grpc_tls = 8503 }", "verify_incoming_rpc = true", "verify_outgoing = true",
         "verify_server_hostname = true",
-        'acl { enabled = true, default_policy = "deny", down_policy = "extend-cache", enable_token_persistence = true }',
+        'acl { enabled = true, default_policy = "deny", down_policy = "extend-cache", '
+        'enable_token_persistence = true }',
         "acl { enable_token_replication = true }",
         'primary_datacenter = "dc1"', "connect { enable_mesh_gateway_wan_federation = true }",
         "peering { enabled = true }",
@@ -339,10 +305,15 @@ def test_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert pol["Path"] == "/ecs/" and pol["PolicyName"] == f"{NAME}-full_execution"
     doc = policy_document(iam.get_policy_version(PolicyArn=pol["Arn"], VersionId=pol["DefaultVersionId"])
                           ["PolicyVersion"]["Document"])
-    secrets = doc["Statement"][0]["Resource"]
-    assert secrets[:3] == [m["ca_cert_arn"], m["ca_key_arn"], m["bootstrap_token_secret_arn"]]
-    assert len(secrets) == 4 and "consul-license" in secrets[3]
-    assert doc["Statement"][1]["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert pol["Description"] == "Consul server execution"  # upstream's
+    # Upstream's statements: the CA, the bootstrap token, the license, the logs.
+    license_arn = tf_moto.client("secretsmanager").describe_secret(SecretId=f"{NAME}-full-consul-license")["ARN"]
+    assert [s["Resource"] for s in doc["Statement"][:3]] == [
+        [m["ca_cert_arn"], m["ca_key_arn"]], [m["bootstrap_token_secret_arn"]], [license_arn]]
+    assert all(s["Action"] == ["secretsmanager:GetSecretValue"] for s in doc["Statement"][:3])
+    assert doc["Statement"][3] == {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                   "Resource": "*"}
+    assert len(doc["Statement"]) == 4
     # Defaults: no secret to read, logs only.
     (att,) = iam.list_attached_role_policies(RoleName="server_execution")["AttachedPolicies"]
     pol = iam.get_policy(PolicyArn=att["PolicyArn"])["Policy"]
@@ -358,7 +329,7 @@ def test_second_plan_changes_only_moto_gaps(staged: dict) -> None:
 
 def test_destroy_leaves_nothing(applied, tf_moto: tb.MotoServer) -> None:
     root, out = applied
-    root.destroy({"aws_endpoint_url": tf_moto.url})
+    root.destroy({"aws_endpoint_url": tf_moto.url}, refresh=False)  # the second plan has refreshed
     assert root.state_resources() == []
     left = tfb.moto_leftovers(tf_moto, NAME)
     # "server" is the defaults' name: check it as well.
@@ -384,13 +355,18 @@ BAD_INPUTS = [  # tf-roots/dev-server-invalid, one module instance each
 ]
 
 
-def test_bad_inputs_fail_at_plan(staged: dict) -> None:
-    plans = staged["bad_inputs"].result()
+def test_bad_inputs_fail_at_plan(tofu_staged: dict) -> None:
+    plans = tofu_staged["bad_inputs"].result()
     assert plans["valid"].returncode == 0, plans["valid"].stderr  # the valid instance (TLS, ACLs) plans
     p = plans["bad"]
     text = " ".join((p.stdout + p.stderr).split())  # the CLI wraps long messages
     missing = [m for m in BAD_INPUTS if m not in text]
     assert p.returncode != 0 and not missing, f"exit {p.returncode}, missing {missing} in:\n{text[-3000:]}"
+    # consul_image = "" (a root's default when it forgets to pass one): the
+    # task would register with no image; fails at plan, naming the input.
+    p = plans["empty_image"]
+    text = " ".join((p.stdout + p.stderr).split())
+    assert p.returncode != 0 and "consul_image must name an image" in text, text[-3000:]
 
 
 # ---- the example ----------------------------------------------------------------------
@@ -411,6 +387,6 @@ def test_example_applies_and_destroys(stages: dict) -> None:
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", token), "bootstrap token"
     assert "BEGIN CERTIFICATE" in sm.get_secret_value(SecretId=out["ca_cert_arn"])["SecretString"]
     assert_only_moto_gaps(tfb.plan_changes(root, variables))
-    root.destroy(variables)
+    root.destroy(variables, refresh=False)
     assert root.state_resources() == []
     assert tfb.moto_leftovers(moto, EXAMPLE_NAME) == {}

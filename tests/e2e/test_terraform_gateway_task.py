@@ -8,8 +8,9 @@ one with only the required inputs), read back with boto3 (containers,
 commands, essential flags, health checks, environment, secrets, roles, tags,
 ECS services, load balancers), each rendered CONSUL_ECS_CONFIG_JSON through
 our own validator, a second plan that changes nothing but moto's named gap, a
-destroy that leaves nothing in moto; the mesh-gateways example applies and
-destroys; bad inputs fail at plan with the module's own messages. (fmt -check
+destroy that leaves nothing in moto; with OpenTofu only, bad inputs fail at
+plan with the module's own messages and the mesh-gateways example applies
+and destroys. Each CLI against a moto of its own. (fmt -check
 and validate of every module and example: test_terraform_mesh_task.py.) The
 toolchain comes from scripts/setup.sh; a missing one is a failure, not a skip.
 """
@@ -19,7 +20,6 @@ import json
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,84 +56,41 @@ def image_ref() -> str:
     raise AssertionError("image/image.env has no IMAGE_REF")
 
 
-@pytest.fixture(scope="session")
-def tf_toolchain() -> tfb.Toolchain:
-    try:
-        return tfb.toolchain()
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="module", params=tfb.CLIS)
-def cli(request, tf_toolchain: tfb.Toolchain) -> tfb.Cli:
-    try:
-        return tf_toolchain.cli(request.param)
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def gw_moto(tmp_path_factory: pytest.TempPathFactory):
-    """One moto for both CLIs (each CLI's resources carry its own name
-    prefix); request authentication off: the provider signs with fake keys."""
-    m = tb.MotoServer(str(tmp_path_factory.mktemp("gw-moto"))).start()
-    yield m
-    m.stop()
-
-
-@dataclass
-class Applied:
-    root: tfb.Root
-    out: dict
-    name: str
-    variables: dict
-
-
-def _apply(cli: tfb.Cli, workdir: Path, name: str, moto: tb.MotoServer) -> Applied:
-    root = tfb.Root(cli, workdir)
-    variables = {"aws_endpoint_url": moto.url, "name": name}
-    root.init()
-    root.apply(variables)
-    return Applied(root, root.outputs(), name, variables)
-
-
 def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:
     root = tfb.Root(cli, tree / "test-roots" / "gateway-task-invalid")
     root.init()
     return {g: root.plan({"group": g}, False, "-json") for g in sorted(BAD_INPUTS)}
 
 
-@pytest.fixture(scope="session")
-def gw_stages(tf_toolchain: tfb.Toolchain, gw_moto: tb.MotoServer,
-              tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """Per CLI, the slow steps in a background chain, both CLIs at once."""
-    out = {}
-    for name in tfb.CLIS:
-        try:
-            cli = tf_toolchain.cli(name)
-        except tfb.ToolchainMissing as e:
-            out[name] = e
-            continue
-        tree = tfb.copy_tree(tmp_path_factory.mktemp(f"gw-{name}"))
-        out[name] = dict(tree=tree, **tfb.run_stages([
-            ("applied", lambda c=cli, t=tree: _apply(c, t / "test-roots" / "gateway-task", f"{c.name}gw", gw_moto)),
-            ("example", lambda c=cli, t=tree: _apply(c, t / "examples" / "mesh-gateways", f"{c.name}-mgw", gw_moto)),
-            ("bad_inputs", lambda c=cli, t=tree: _bad_input_plans(c, t)),
-        ]))
-    return out
+@pytest.fixture(scope="module")
+def stages(tf_toolchain: tfb.Toolchain, tmp_path_factory: pytest.TempPathFactory):
+    """Per CLI, the slow steps in a background chain, both CLIs at once
+    (conftest.py): the test root's apply, the bad-input plans; OpenTofu also
+    applies the two-datacenter example (both CLIs validate it,
+    test_terraform_mesh_task.py)."""
+    def chain(cli: tfb.Cli, tree: Path, moto: tb.MotoServer):
+        steps = [
+            ("applied", lambda: tfb.apply_root(cli, tree / "test-roots" / "gateway-task",
+                                               {"aws_endpoint_url": moto.url, "name": f"{cli.name}gw"})),
+        ]
+        if cli.name == "tofu":  # (conftest.py: tofu_staged)
+            steps.append(("bad_inputs", lambda: _bad_input_plans(cli, tree)))
+            steps.append(("example", lambda: tfb.apply_root(
+                cli, tree / "examples" / "mesh-gateways", {"aws_endpoint_url": moto.url, "name": "tofu-mgw"})))
+        return steps
+
+    with tfb.per_cli_chains(tf_toolchain, tmp_path_factory.mktemp, chain) as out:
+        yield out
 
 
 @pytest.fixture(scope="module")
-def staged(cli: tfb.Cli, gw_stages: dict) -> dict:
-    s = gw_stages[cli.name]
-    if isinstance(s, Exception):
-        pytest.fail(str(s), pytrace=False)
-    return s
-
-
-@pytest.fixture(scope="module")
-def applied(staged: dict) -> Applied:
+def applied(staged: dict) -> tfb.Applied:
     return staged["applied"].result()
+
+
+@pytest.fixture(scope="module")
+def gw_moto(staged: dict) -> tb.MotoServer:
+    return staged["moto"]
 
 
 def task_definition(moto: tb.MotoServer, arn: str) -> tuple[dict, dict[str, dict], dict[str, str]]:
@@ -173,7 +130,9 @@ def assert_dataplane(dp: dict, lan_port: int, split: bool, readiness_port: int =
     assert dp["healthCheck"]["command"] == ["/consul/consul-ecs", "net-dial", f"127.0.0.1:{readiness_port}"]
     assert (dp["healthCheck"]["interval"], dp["healthCheck"]["timeout"], dp["healthCheck"]["retries"]) == (5, 5, 10)
     assert dp["ulimits"] == [{"name": "nofile", "softLimit": 1048576, "hardLimit": 1048576}]
-    assert dp["image"] == "hashicorp/consul-dataplane:1.3.3"
+    # Upstream's default of the release whose layout this is: v0.10.0's
+    # gateway-task (split), v0.7.3's (control-plane).
+    assert dp["image"] == ("hashicorp/consul-dataplane:1.9.6" if split else "hashicorp/consul-dataplane:1.3.3")
     assert not env_of(dp) and not dp.get("secrets")
     if split:
         assert dp["dependsOn"] == [{"containerName": MI, "condition": "SUCCESS"}]
@@ -228,7 +187,7 @@ def assert_split(c: dict[str, dict], tproxy: bool) -> dict:
 
 # ---- apply against moto -------------------------------------------------------------
 
-def test_mesh_gateway_with_nlb(applied: Applied, gw_moto: tb.MotoServer) -> None:
+def test_mesh_gateway_with_nlb(applied: tfb.Applied, gw_moto: tb.MotoServer) -> None:
     out, NAME = applied.out, applied.name
     m = out["modules"]["mesh"]
     td, c, tags = task_definition(gw_moto, m["task_definition_arn"])
@@ -281,7 +240,8 @@ def test_mesh_gateway_with_nlb(applied: Applied, gw_moto: tb.MotoServer) -> None
     svc = service(gw_moto, out["cluster"], gw)
     assert svc["status"] == "ACTIVE" and svc["desiredCount"] == 1 and svc["launchType"] == "FARGATE"
     assert svc["propagateTags"] == "TASK_DEFINITION" and svc["taskDefinition"] == m["task_definition_arn"]
-    assert svc["loadBalancers"] == [{"targetGroupArn": tg["TargetGroupArn"], "containerName": DP, "containerPort": 8443}]
+    assert svc["loadBalancers"] == [
+        {"targetGroupArn": tg["TargetGroupArn"], "containerName": DP, "containerPort": 8443}]
     net = svc["networkConfiguration"]["awsvpcConfiguration"]
     assert sorted(net["securityGroups"]) == sorted([out["existing_security_group"], m["lb_security_group_id"]])
 
@@ -292,9 +252,14 @@ def test_mesh_gateway_with_nlb(applied: Applied, gw_moto: tb.MotoServer) -> None
     egress = sg["IpPermissionsEgress"]
     assert any(p["IpProtocol"] == "-1" and {"CidrIp": "0.0.0.0/0"} in [{"CidrIp": r["CidrIp"]} for r in p["IpRanges"]]
                for p in egress)
+    # Upstream's descriptions (v0.7.3 and v0.10.0): a different one replaces the
+    # group or rule when a user switches module source.
+    assert (sg["GroupName"], sg["Description"]) == (gw, f"Security group for {gw}")
+    assert [r.get("Description") for p in sg["IpPermissions"] for r in p["IpRanges"]] == [f"Ingress rule for {gw}"]
+    assert [r.get("Description") for p in egress for r in p["IpRanges"]] == [f"Egress rule for {gw}"]
 
 
-def test_mesh_gateway_roles(applied: Applied, gw_moto: tb.MotoServer) -> None:
+def test_mesh_gateway_roles(applied: tfb.Applied, gw_moto: tb.MotoServer) -> None:
     out, NAME = applied.out, applied.name
     m = out["modules"]["mesh"]
     iam = gw_moto.client("iam")
@@ -310,12 +275,19 @@ def test_mesh_gateway_roles(applied: Applied, gw_moto: tb.MotoServer) -> None:
     execution = iam.get_role(RoleName=m["execution_role_id"])["Role"]
     assert execution["Path"] == "/consul-ecs/"
     docs = attached_policy_documents(gw_moto, execution["RoleName"])
-    by_action = {tuple(s["Action"]): s["Resource"] for s in docs[f"{NAME.upper()}-Mesh-GW-execution"]["Statement"]}
-    assert sorted(by_action[("secretsmanager:GetSecretValue",)]) == sorted(out["secrets"].values())
-    assert by_action[("logs:CreateLogStream", "logs:PutLogEvents")] == "*"
+    # Upstream's document: one statement per CA secret given, then the logs.
+    assert docs[f"{NAME.upper()}-Mesh-GW-execution"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [arn]}
+        for arn in (out["secrets"]["ca"], out["secrets"]["grpc_ca"])
+    ] + [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}]
+    family = f"{NAME.upper()}-Mesh-GW"
+    descriptions = {p["PolicyName"]: iam.get_policy(PolicyArn=p["Arn"])["Policy"].get("Description")
+                    for p in iam.list_policies(Scope="Local", PathPrefix="/consul-ecs/")["Policies"]}
+    assert descriptions[f"{family}-task"] == f"{family} gateway-task task policy"
+    assert descriptions[f"{family}-execution"] == f"{family} gateway-task execution policy"
 
 
-def test_terminating_gateway_split(applied: Applied, gw_moto: tb.MotoServer) -> None:
+def test_terminating_gateway_split(applied: tfb.Applied, gw_moto: tb.MotoServer) -> None:
     out, NAME = applied.out, applied.name
     m = out["modules"]["term"]
     td, c, tags = task_definition(gw_moto, m["task_definition_arn"])
@@ -352,7 +324,8 @@ def test_terminating_gateway_split(applied: Applied, gw_moto: tb.MotoServer) -> 
     assert svc["desiredCount"] == 2
     tg = elb.describe_target_groups(Names=[gw])["TargetGroups"][0]
     assert tg["Port"] == 443
-    assert svc["loadBalancers"] == [{"targetGroupArn": tg["TargetGroupArn"], "containerName": DP, "containerPort": 9443}]
+    assert svc["loadBalancers"] == [
+        {"targetGroupArn": tg["TargetGroupArn"], "containerName": DP, "containerPort": 9443}]
     # No security group of the module's: the rule went into the existing one.
     assert m["lb_security_group_id"] is None
     assert svc["networkConfiguration"]["awsvpcConfiguration"].get("securityGroups", []) == []
@@ -361,7 +334,7 @@ def test_terminating_gateway_split(applied: Applied, gw_moto: tb.MotoServer) -> 
         [("tcp", 9443, ["0.0.0.0/0"])]
 
 
-def test_api_gateway_split_transparent_proxy(applied: Applied, gw_moto: tb.MotoServer) -> None:
+def test_api_gateway_split_transparent_proxy(applied: tfb.Applied, gw_moto: tb.MotoServer) -> None:
     out, NAME = applied.out, applied.name
     m = out["modules"]["api"]
     td, c, _ = task_definition(gw_moto, m["task_definition_arn"])
@@ -387,7 +360,7 @@ def test_api_gateway_split_transparent_proxy(applied: Applied, gw_moto: tb.MotoS
     assert f"{NAME}-api-gw" not in names
 
 
-def test_defaults(applied: Applied, gw_moto: tb.MotoServer) -> None:
+def test_defaults(applied: tfb.Applied, gw_moto: tb.MotoServer) -> None:
     out, NAME = applied.out, applied.name
     m = out["modules"]["defaults"]
     td, c, tags = task_definition(gw_moto, m["task_definition_arn"])
@@ -418,7 +391,7 @@ def test_defaults(applied: Applied, gw_moto: tb.MotoServer) -> None:
     assert [s["Action"] for s in stmts] == [["logs:CreateLogStream", "logs:PutLogEvents"]]
 
 
-def test_rendered_configs_pass_our_validator(applied: Applied, gw_moto: tb.MotoServer, consul_ecs_bin: str,
+def test_rendered_configs_pass_our_validator(applied: tfb.Applied, gw_moto: tb.MotoServer, consul_ecs_bin: str,
                                              tmp_path: Path) -> None:
     """Each config through the commands of our binary that read it: the
     v0.7.3 schema (`control-plane`) for the "control-plane" layout; the
@@ -448,7 +421,7 @@ def test_rendered_configs_pass_our_validator(applied: Applied, gw_moto: tb.MotoS
     assert not ok and "gateway.kind" in log, log
 
 
-def _assert_second_plan_clean(a: Applied) -> None:
+def _assert_second_plan_clean(a: tfb.Applied) -> None:
     changes = tfb.plan_changes(a.root, a.variables)
     unexpected = [c for c in changes
                   if c["actions"] != ["update"]
@@ -456,12 +429,12 @@ def _assert_second_plan_clean(a: Applied) -> None:
     assert not unexpected, f"second plan changes more than the named moto gaps: {unexpected}"
 
 
-def test_second_plan_changes_nothing_but_moto_gaps(applied: Applied) -> None:
+def test_second_plan_changes_nothing_but_moto_gaps(applied: tfb.Applied) -> None:
     _assert_second_plan_clean(applied)
 
 
-def test_destroy_leaves_nothing(applied: Applied, gw_moto: tb.MotoServer) -> None:
-    applied.root.destroy(applied.variables)
+def test_destroy_leaves_nothing(applied: tfb.Applied, gw_moto: tb.MotoServer) -> None:
+    applied.root.destroy(applied.variables, refresh=False)  # the second plan has just refreshed
     assert applied.root.state_resources() == []
     assert tfb.moto_leftovers(gw_moto, applied.name) == {}
     elb = gw_moto.client("elbv2")
@@ -473,8 +446,12 @@ def test_destroy_leaves_nothing(applied: Applied, gw_moto: tb.MotoServer) -> Non
 
 # ---- the example: two datacenters joined by mesh gateways ---------------------------
 
-def test_mesh_gateways_example(staged: dict, gw_moto: tb.MotoServer) -> None:
-    ex: Applied = staged["example"].result()
+def test_mesh_gateways_example(stages: dict) -> None:
+    """Once, with OpenTofu (both CLIs validate the example)."""
+    if isinstance(stages["tofu"], Exception):
+        pytest.fail(str(stages["tofu"]), pytrace=False)
+    ex: tfb.Applied = stages["tofu"]["example"].result()
+    gw_moto = stages["tofu"]["moto"]
     out = ex.out
     for dc in ("dc1", "dc2"):
         d = out["datacenters"][dc]
@@ -492,7 +469,7 @@ def test_mesh_gateways_example(staged: dict, gw_moto: tb.MotoServer) -> None:
     assert out["datacenters"]["dc2"]["primary_gateways"] == [
         f'{out["datacenters"]["dc1"]["gateway_wan_address"]}:{out["datacenters"]["dc1"]["gateway_wan_port"]}']
     _assert_second_plan_clean(ex)
-    ex.root.destroy(ex.variables)
+    ex.root.destroy(ex.variables, refresh=False)
     assert ex.root.state_resources() == []
     assert tfb.moto_leftovers(gw_moto, ex.name) == {}
 
@@ -508,6 +485,7 @@ BAD_INPUTS = {
         "unknown_layout": "consul_ecs_layout must be",
         "unknown_config_key": "consul_ecs_config accepts only the keys consulLogin and transparentProxy",
         "reserved_readiness_port": "envoy_readiness_port cannot be a port Consul or the sidecars use",
+        "empty_dataplane_image": "consul_dataplane_image must name an image",
     },
     "rules": {
         "api_gateway_with_control_plane": 'kind = "api-gateway" needs consul_ecs_layout = "split"',
@@ -516,17 +494,18 @@ BAD_INPUTS = {
         "lb_without_vpc": "lb_vpc_id is required when lb_enabled = true",
         "create_and_modify_security_group": "Set at most one of lb_create_security_group and lb_modify_security_group",
         "custom_lb_with_lb_enabled": "custom_load_balancer_config is only for lb_enabled = false",
-        "transparent_proxy_on_fargate": "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants",
-        "v010_inputs_with_control_plane": "need consul_ecs_layout = \"split\": the control-plane layout (consul-ecs v0.7) has no transparent proxy",
+        "transparent_proxy_on_fargate": "enable_transparent_proxy = true needs the NET_ADMIN capability, which Fargate",
+        "control_plane_readiness_on_10000": 'envoy_readiness_port cannot be 10000 with consul_ecs_layout = "control',
+        "v010_inputs_with_control_plane": 'need consul_ecs_layout = "split": the control-plane layout (consul-ecs v0.7',
         "consul_dns_without_transparent_proxy": "enable_consul_dns needs enable_transparent_proxy = true",
     },
 }
 
 
 @pytest.mark.parametrize("group", sorted(BAD_INPUTS))
-def test_bad_inputs_fail_at_plan(staged: dict, group: str) -> None:
+def test_bad_inputs_fail_at_plan(tofu_staged: dict, group: str) -> None:
     cases = BAD_INPUTS[group]
-    p = staged["bad_inputs"].result()[group]
+    p = tofu_staged["bad_inputs"].result()[group]
     assert p.returncode == 1, p.stdout[-3000:]
     errors = []
     for line in p.stdout.splitlines():

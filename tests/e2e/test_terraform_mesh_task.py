@@ -8,9 +8,11 @@ tasks per consul_ecs_layout, each naming its layout) read back with boto3
 policies, tags), each rendered CONSUL_ECS_CONFIG_JSON through our own
 validator (and, for the v0.10 configs, the v0.10.0 JSON schema), a second
 `plan -detailed-exitcode` that must be empty, a destroy that leaves nothing
-in moto; the example (the module's default layout) applies and destroys; bad
-inputs fail at plan with the module's own messages. The toolchain comes from scripts/setup.sh; a missing
-one is a failure, not a skip.
+in moto. With OpenTofu only: bad inputs fail at plan with the module's own
+messages, and the example (the module's default layout; Terraform validates
+it) applies and destroys. Each CLI applies against a moto of its own;
+the shared fixtures are in conftest.py. The toolchain comes from
+scripts/setup.sh; a missing one is a failure, not a skip.
 """
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ import json
 import os
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -40,39 +41,6 @@ DATA_RW = {"sourceVolume": "consul_data", "containerPath": "/consul", "readOnly"
 BINARY_RO = {"sourceVolume": "consul_binary", "containerPath": "/bin/consul-inject", "readOnly": True}
 
 
-@pytest.fixture(scope="session")
-def tf_toolchain() -> tfb.Toolchain:
-    try:
-        return tfb.toolchain()
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="module", params=tfb.CLIS)
-def cli(request, tf_toolchain: tfb.Toolchain) -> tfb.Cli:
-    try:
-        return tf_toolchain.cli(request.param)
-    except tfb.ToolchainMissing as e:
-        pytest.fail(str(e), pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def tf_moto(tmp_path_factory: pytest.TempPathFactory):
-    """One moto for both CLIs (each CLI's resources carry its own name
-    prefix); request authentication off: the provider signs with fake keys."""
-    m = tb.MotoServer(str(tmp_path_factory.mktemp("tf-moto"))).start()
-    yield m
-    m.stop()
-
-
-@dataclass
-class Applied:
-    root: tfb.Root
-    out: dict
-    name: str        # prefix of every name in the root
-    variables: dict
-
-
 def _validate_all(cli: tfb.Cli, tree: Path) -> list[str]:
     failures = []
     for d in tfb.hcl_dirs():
@@ -85,58 +53,36 @@ def _validate_all(cli: tfb.Cli, tree: Path) -> list[str]:
     return failures
 
 
-def _apply(cli: tfb.Cli, workdir: Path, name: str, moto: tb.MotoServer) -> Applied:
-    root = tfb.Root(cli, workdir)
-    variables = {"aws_endpoint_url": moto.url, "name": name}
-    root.init()
-    root.apply(variables)
-    return Applied(root, root.outputs(), name, variables)
-
-
 def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:
     root = tfb.Root(cli, tree / "test-roots" / "mesh-task-invalid")
     root.init()
     return {g: root.plan({"group": g}, False, "-json") for g in sorted(BAD_INPUTS)}
 
 
-@pytest.fixture(scope="session")
-def stages(tf_toolchain: tfb.Toolchain, tf_moto: tb.MotoServer,
-           tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
-    """Per CLI, the slow steps in a background chain (tfb.run_stages), both
-    CLIs at once: validate, apply of the test root, apply of the example,
-    the bad-input plans. The tests below wait for the stage they check."""
-    out = {}
-    for name in tfb.CLIS:
-        try:
-            cli = tf_toolchain.cli(name)
-        except tfb.ToolchainMissing as e:
-            out[name] = e
-            continue
-        tree = tfb.copy_tree(tmp_path_factory.mktemp(f"tf-{name}"))
-        out[name] = dict(tree=tree, **tfb.run_stages([
-            ("validate", lambda c=cli, t=tree: _validate_all(c, t)),
-            ("applied", lambda c=cli, t=tree: _apply(c, t / "test-roots" / "mesh-task", f"{c.name}e2e", tf_moto)),
-            ("example", lambda c=cli, t=tree: _apply(c, t / "examples" / "mesh-task", f"{c.name}-example", tf_moto)),
-            ("bad_inputs", lambda c=cli, t=tree: _bad_input_plans(c, t)),
-        ]))
-    return out
+@pytest.fixture(scope="module")
+def stages(tf_toolchain: tfb.Toolchain, tmp_path_factory: pytest.TempPathFactory):
+    """Per CLI, the slow steps in a background chain, both CLIs at once
+    (conftest.py): validate, apply of the test root, the bad-input plans;
+    OpenTofu also applies the example (both CLIs validate it). The tests
+    below wait for the stage they check."""
+    def chain(cli: tfb.Cli, tree: Path, moto: tb.MotoServer):
+        steps = [
+            ("validate", lambda: _validate_all(cli, tree)),
+            ("applied", lambda: tfb.apply_root(cli, tree / "test-roots" / "mesh-task",
+                                               {"aws_endpoint_url": moto.url, "name": f"{cli.name}e2e"})),
+        ]
+        if cli.name == "tofu":  # (conftest.py: tofu_staged)
+            steps.append(("bad_inputs", lambda: _bad_input_plans(cli, tree)))
+            steps.append(("example", lambda: tfb.apply_root(
+                cli, tree / "examples" / "mesh-task", {"aws_endpoint_url": moto.url, "name": "tofu-example"})))
+        return steps
+
+    with tfb.per_cli_chains(tf_toolchain, tmp_path_factory.mktemp, chain) as out:
+        yield out
 
 
 @pytest.fixture(scope="module")
-def staged(cli: tfb.Cli, stages: dict) -> dict:
-    s = stages[cli.name]
-    if isinstance(s, Exception):
-        pytest.fail(str(s), pytrace=False)
-    return s
-
-
-@pytest.fixture(scope="module")
-def tree(staged: dict) -> Path:
-    return staged["tree"]
-
-
-@pytest.fixture(scope="module")
-def applied(staged: dict) -> Applied:
+def applied(staged: dict) -> tfb.Applied:
     return staged["applied"].result()
 
 
@@ -299,9 +245,18 @@ def test_web_roles(applied, tf_moto: tb.MotoServer) -> None:
     assert execution["RoleName"] == f"{NAME}-web-execution" and execution["Path"] == "/consul-ecs/"
     docs = attached_policy_documents(tf_moto, execution["RoleName"])
     assert list(docs) == [f"{NAME}-web-execution"]
-    by_action = {tuple(s["Action"]): s["Resource"] for s in docs[f"{NAME}-web-execution"]["Statement"]}
-    assert sorted(by_action[("secretsmanager:GetSecretValue",)]) == sorted(out["secrets"].values())
-    assert by_action[("logs:CreateLogStream", "logs:PutLogEvents")] == "*"
+    # Upstream's document: one statement per CA secret given (consul_ca_cert_arn,
+    # then consul_grpc_ca_cert_arn), then the logs.
+    assert docs[f"{NAME}-web-execution"]["Statement"] == [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [out["secrets"]["ca"]]},
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": [out["secrets"]["grpc_ca"]]},
+        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"},
+    ]
+    # Upstream's descriptions: another one forces a replacement after a switch.
+    descriptions = {p["PolicyName"]: iam.get_policy(PolicyArn=p["Arn"])["Policy"].get("Description")
+                    for p in iam.list_policies(Scope="Local", PathPrefix="/consul-ecs/")["Policies"]}
+    assert descriptions[f"{NAME}-web-task"] == f"{NAME}-web mesh-task task policy"
+    assert descriptions[f"{NAME}-web-execution"] == f"{NAME}-web mesh-task execution policy"
 
 
 def test_defaults_task_definition(applied, tf_moto: tb.MotoServer) -> None:
@@ -371,7 +326,7 @@ def test_bring_your_own_roles_first_apply(applied, tf_moto: tb.MotoServer) -> No
 
 def test_rendered_configs_pass_our_validator(applied, tf_moto: tb.MotoServer, consul_ecs_bin: str,
                                              tmp_path: Path) -> None:
-    out, NAME = applied.out, applied.name
+    out = applied.out
     for name, m in out["modules"].items():
         _, c, _ = task_definition(tf_moto, m["task_definition_arn"])
         ok, log = tfb.validate_consul_ecs_config(consul_ecs_bin, env_of(c[CP])["CONSUL_ECS_CONFIG_JSON"],
@@ -496,7 +451,8 @@ def test_split_fargate_ecs_proxy_configuration(applied, split, tf_moto: tb.MotoS
     td, c, _ = split["fargate"]
     assert td["requiresCompatibilities"] == ["FARGATE"] and td["networkMode"] == "awsvpc"
     assert [x["name"] for x in td["containerDefinitions"]] == ["fapp", MI, DP, HS]
-    assert_split_sidecars(c, tproxy=False)  # no NET_ADMIN, no root on Fargate
+    # No NET_ADMIN, no root on Fargate; readiness on 10000 (as v0.10.0 allows).
+    assert_split_sidecars(c, tproxy=False, readiness_port=10000)
     pc = td["proxyConfiguration"]
     assert pc["type"] == "APPMESH" and pc["containerName"] == DP
     props = {p["name"]: p["value"] for p in pc["properties"]}
@@ -522,8 +478,9 @@ def test_split_fargate_ecs_proxy_configuration(applied, split, tf_moto: tb.MotoS
 
 
 def test_split_minimal_defaults(applied, split) -> None:
-    """Defaults but the layout and EC2: the transparent proxy is on (upstream's
-    default), everything else empty; the whole config is pinned."""
+    """Defaults but the layout and EC2: the transparent proxy is on (no
+    FARGATE: the task can have NET_ADMIN), the dataplane is upstream v0.10.0's
+    default, everything else empty; the whole config is pinned."""
     NAME = applied.name
     td, c, _ = split["minimal"]
     assert [x["name"] for x in td["containerDefinitions"]] == ["mini", MI, DP, HS]
@@ -532,7 +489,7 @@ def test_split_minimal_defaults(applied, split) -> None:
     for x in td["containerDefinitions"]:
         assert "logConfiguration" not in x and not x.get("secrets"), x["name"]
     assert c[MI]["image"] == c[HS]["image"] == "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
-    assert c[DP]["image"] == "hashicorp/consul-dataplane:1.3.3"
+    assert c[DP]["image"] == "hashicorp/consul-dataplane:2.0.1"
     assert split_config_of(c) == {
         "bootstrapDir": "/consul",
         "healthSyncContainers": [],
@@ -549,9 +506,9 @@ def test_split_minimal_defaults(applied, split) -> None:
 
 
 def test_control_plane_layout_ignores_the_v010_inputs(applied, tf_moto: tb.MotoServer) -> None:
-    """web, api and byo leave enable_transparent_proxy at its default (true),
-    two of them with FARGATE: the control-plane layout ignores it (nothing
-    of v0.10 in their task definitions) instead of failing."""
+    """web sets enable_transparent_proxy = true with FARGATE among its launch
+    types: the control-plane layout ignores it (nothing of v0.10 in the task
+    definitions of web, api, byo) instead of failing."""
     for name, m in applied.out["modules"].items():
         td, c, _ = task_definition(tf_moto, m["task_definition_arn"])
         assert MI not in c and HS not in c, name
@@ -612,17 +569,21 @@ def test_second_plan_is_empty(applied, tf_moto: tb.MotoServer) -> None:
 
 
 def test_destroy_leaves_nothing(applied, tf_moto: tb.MotoServer) -> None:
-    applied.root.destroy(applied.variables)
+    applied.root.destroy(applied.variables, refresh=False)  # the second plan has just refreshed
     assert applied.root.state_resources() == []
     assert tfb.moto_leftovers(tf_moto, applied.name) == {}
 
 
 # ---- the example ----------------------------------------------------------------------
 
-def test_example_applies_and_destroys(staged: dict, tf_moto: tb.MotoServer) -> None:
+def test_example_applies_and_destroys(stages: dict) -> None:
     """The example uses the module's default layout: its sidecars are those of
-    the default declared in variables.tf (so the test follows a flip)."""
-    ex: Applied = staged["example"].result()
+    the default declared in variables.tf (so the test follows a flip). Once,
+    with OpenTofu (both CLIs validate it)."""
+    if isinstance(stages["tofu"], Exception):
+        pytest.fail(str(stages["tofu"]), pytrace=False)
+    ex: tfb.Applied = stages["tofu"]["example"].result()
+    tf_moto = stages["tofu"]["moto"]
     td, c, _ = task_definition(tf_moto, ex.out["task_definition_arn"])
     assert c["echo"]["entryPoint"][:2] == ["/consul/consul-ecs", "app-entrypoint"]
     layout = module_default_layout()
@@ -634,7 +595,7 @@ def test_example_applies_and_destroys(staged: dict, tf_moto: tb.MotoServer) -> N
         assert_sidecars(c)
     p = ex.root.plan_exitcode(ex.variables)
     assert p.returncode == 0, f"second plan is not empty:\n{p.stdout[-6000:]}"
-    ex.root.destroy(ex.variables)
+    ex.root.destroy(ex.variables, refresh=False)
     assert tfb.moto_leftovers(tf_moto, ex.name) == {}
 
 
@@ -644,7 +605,7 @@ def test_example_applies_and_destroys(staged: dict, tf_moto: tb.MotoServer) -> N
 BAD_INPUTS = {
     "variables": {
         "upper_case_service_name": "consul_service_name must be lower case",
-        "relative_role_path": "iam_role_path must start with",
+        "relative_role_path": "iam_role_path must start and end with",
         "unknown_config_key": "consul_ecs_config accepts only the keys service, proxy and consulLogin",
         "reserved_listener_port": "envoy_public_listener_port cannot be a port Consul or the sidecars use",
         "upstream_without_port": "Every upstream needs destinationName and localBindPort",
@@ -652,7 +613,8 @@ BAD_INPUTS = {
         "exclude_port_out_of_range": "exclude_inbound_ports must hold distinct ports between 1 and 65535",
         "exclude_uid_not_numeric": "exclude_uids must hold distinct numeric user IDs",
         "exclude_cidr_invalid": "exclude_outbound_cidrs must hold distinct CIDRs or IP addresses",
-        "unknown_outlier_detection_key": "consul_ecs_config.service.networkResilienceConfig.outlierDetection accepts only",
+        "unknown_outlier_detection_key": "networkResilienceConfig.outlierDetection accepts only",
+        "empty_dataplane_image": "consul_dataplane_image must name an image",
     },
     "rules": {
         "task_role_without_create_false": "set create_task_role = false to use task_role",
@@ -660,20 +622,25 @@ BAD_INPUTS = {
         "acls_without_any_task_role": "With acls = true and create_task_role = false, task_role must be given",
         "no_port": "port must be set unless outbound_only = true",
         "partition_without_namespace": "consul_partition and consul_namespace must be set together",
-        "tproxy_on_fargate": "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants",
+        "tproxy_on_fargate": "enable_transparent_proxy = true needs the NET_ADMIN capability, which Fargate never",
+        "split_listener_on_consul_port": ("envoy_public_listener_port cannot be one of Consul's ports 8300, 8301, "
+                                          '8302, 8500, 8501, 8502 with consul_ecs_layout = "split"'),
+        "control_plane_readiness_on_10000": 'envoy_readiness_port cannot be 10000 with consul_ecs_layout = "control',
         "consul_dns_without_tproxy": "enable_consul_dns needs enable_transparent_proxy = true",
         "ecs_proxy_with_tproxy": "enable_ecs_proxy_configuration and enable_transparent_proxy both redirect",
         "ecs_proxy_without_port": "enable_ecs_proxy_configuration needs port",
-        "ecs_proxy_with_exclude_uids": "exclude_inbound_ports and exclude_uids have no effect with enable_ecs_proxy_configuration",
-        "split_input_with_control_plane": "need consul_ecs_layout = \"split\": the control-plane layout (consul-ecs v0.7) has no transparent proxy",
+        "ecs_proxy_with_exclude_uids": ("exclude_inbound_ports and exclude_uids have no effect with "
+                                        "enable_ecs_proxy_configuration"),
+        "split_input_with_control_plane": ('need consul_ecs_layout = "split": the control-plane layout '
+                                           "(consul-ecs v0.7) has no transparent proxy"),
     },
 }
 
 
 @pytest.mark.parametrize("group", sorted(BAD_INPUTS))
-def test_bad_inputs_fail_at_plan(staged: dict, group: str) -> None:
+def test_bad_inputs_fail_at_plan(tofu_staged: dict, group: str) -> None:
     cases = BAD_INPUTS[group]
-    p = staged["bad_inputs"].result()[group]
+    p = tofu_staged["bad_inputs"].result()[group]
     assert p.returncode == 1, p.stdout[-3000:]
     # Exactly one error per module call, each with that call's message. (The
     # diagnostics of preconditions do not name the module instance, so the

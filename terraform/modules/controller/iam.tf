@@ -4,21 +4,24 @@
 # iam_role_path, which is the path the auth method trusts for mesh tasks.
 
 locals {
+  # The documents below are upstream's, statement for statement (trust
+  # policies with their empty Sid included): the same documents mean no IAM
+  # change at all when a user switches module source.
   ecs_tasks_trust = jsonencode({
     Version = "2012-10-17"
     Statement = [{
+      Sid       = ""
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "ecs-tasks.amazonaws.com" }
     }]
   })
 
-  secret_arns = distinct(compact([
-    var.consul_bootstrap_token_secret_arn,
-    var.consul_ca_cert_arn,
-    var.consul_https_ca_cert_arn,
-    var.consul_grpc_ca_cert_arn,
-  ]))
+  # One statement per secret: the bootstrap token, then each CA given.
+  secret_arns = concat(
+    [var.consul_bootstrap_token_secret_arn],
+    [for arn in [var.consul_ca_cert_arn, var.consul_https_ca_cert_arn, var.consul_grpc_ca_cert_arn] : arn if arn != ""],
+  )
 }
 
 resource "aws_iam_role" "this_task" {
@@ -27,34 +30,30 @@ resource "aws_iam_role" "this_task" {
   tags               = var.tags
 }
 
-# Inline, as upstream's (same name "exec"), but as its own resource: the
-# role's inline_policy argument is deprecated in the 5.x/6.x AWS provider.
+# Upstream's inline policy "exec", same name and document, as its own
+# resource: the role's inline_policy argument is deprecated since AWS
+# provider 5.68 (a warning on every plan). After a switch from upstream's
+# module the plan adds this resource, which rewrites the same policy in place
+# (PutRolePolicy): the role's permissions never change.
 resource "aws_iam_role_policy" "this_task" {
   name = "exec"
   role = aws_iam_role.this_task.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
-      {
-        # Stale-task clean-up: the cluster's running tasks and their tags.
-        Sid      = "ClusterTasks"
-        Effect   = "Allow"
-        Action   = ["ecs:ListTasks", "ecs:DescribeTasks"]
-        Resource = "*"
-      },
-      {
+    Statement = [{
+      Effect = "Allow"
+      Action = [
         # ECS Exec (enable_execute_command on the service).
-        Sid    = "EcsExec"
-        Effect = "Allow"
-        Action = [
-          "ssmmessages:CreateControlChannel",
-          "ssmmessages:CreateDataChannel",
-          "ssmmessages:OpenControlChannel",
-          "ssmmessages:OpenDataChannel",
-        ]
-        Resource = "*"
-      },
-    ]
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+        # Stale-task clean-up: the cluster's running tasks and their tags.
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+      ]
+      Resource = "*"
+    }]
   })
 }
 
@@ -72,18 +71,18 @@ resource "aws_iam_policy" "this_execution" {
   tags        = var.tags
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
-      {
+    Statement = concat(
+      [for arn in local.secret_arns : {
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = local.secret_arns
-      },
-      {
+        Resource = [arn]
+      }],
+      [{
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
         Resource = "*"
-      },
-    ]
+      }],
+    )
   })
 }
 

@@ -243,20 +243,26 @@ resource "aws_ecs_service" "this" {
 # ---- IAM ---------------------------------------------------------------------------
 
 locals {
+  # The documents below are upstream's, statement for statement (trust
+  # policies with their empty Sid included): the same documents mean no IAM
+  # change when a user switches module source.
   ecs_tasks_trust = jsonencode({
     Version = "2012-10-17"
     Statement = [{
+      Sid       = ""
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
       Principal = { Service = "ecs-tasks.amazonaws.com" }
     }]
   })
 
-  execution_secret_arns = compact(concat(
+  # One statement per group of secrets: the CA (certificate and key), the
+  # bootstrap token, the license.
+  execution_secret_groups = [for arns in [
     var.tls ? [local.ca_cert_arn, local.ca_key_arn] : [],
     var.acls ? [local.bootstrap_token_arn] : [],
     local.enterprise ? [aws_secretsmanager_secret.license[0].arn] : [],
-  ))
+  ] : arns if length(arns) > 0]
 }
 
 resource "aws_iam_role" "this_execution" {
@@ -274,11 +280,11 @@ resource "aws_iam_policy" "this_execution" {
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
-      length(local.execution_secret_arns) > 0 ? [{
+      [for arns in local.execution_secret_groups : {
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = local.execution_secret_arns
-      }] : [],
+        Resource = arns
+      }],
       [{
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -299,8 +305,10 @@ resource "aws_iam_role" "this_task" {
   tags               = var.tags
 }
 
-# Inline, as upstream's (same name "exec"), as its own resource: the role's
-# inline_policy argument is deprecated in the 5.x/6.x AWS provider.
+# Upstream's inline policy "exec", same name and document, as its own
+# resource: the role's inline_policy argument is deprecated since AWS
+# provider 5.68. After a switch from upstream's module the plan adds it, which
+# rewrites the same policy in place: the role's permissions never change.
 resource "aws_iam_role_policy" "this_task" {
   name = "exec"
   role = aws_iam_role.this_task.id

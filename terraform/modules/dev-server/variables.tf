@@ -59,7 +59,16 @@ variable "memory" {
 variable "consul_image" {
   description = "Consul image (it must carry sh, curl and jq, as hashicorp/consul does). Its tag's version (x.y.z) selects the gRPC TLS port setting of Consul >= 1.14; a tag without one counts as >= 1.14."
   type        = string
-  default     = "hashicorp/consul:1.17.3"
+  # Upstream v0.10.0's default (v0.7.3: hashicorp/consul:1.17.3).
+  default  = "hashicorp/consul:2.0.1"
+  nullable = false
+
+  validation {
+    # An empty image would register containers ECS can never start; the
+    # failure would show only when the task is launched.
+    condition     = trimspace(var.consul_image) != "" && !can(regex("\\s", var.consul_image))
+    error_message = "consul_image must name an image, e.g. \"hashicorp/consul:2.0.1\" (it is empty or holds spaces)."
+  }
 }
 
 variable "consul_license" {
@@ -116,7 +125,8 @@ variable "lb_ingress_rule_security_groups" {
 variable "consul_server_startup_timeout" {
   description = "With lb_enabled: seconds to wait, at create time, until the server answers through the load balancer (then Terraform goes on regardless). 0: no wait."
   type        = number
-  default     = 300
+  # Upstream v0.10.0's default (v0.7.3: 300).
+  default = 600
 }
 
 # ---- Service discovery ---------------------------------------------------------------

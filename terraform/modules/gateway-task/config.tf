@@ -30,7 +30,7 @@ locals {
 
   transparent_proxy = merge(try(var.consul_ecs_config.transparentProxy, {}), {
     # Written out in full: the v0.10 schema's default for enabled is true.
-    enabled              = var.enable_transparent_proxy
+    enabled              = local.tproxy
     excludeInboundPorts  = var.exclude_inbound_ports
     excludeOutboundPorts = var.exclude_outbound_ports
     excludeOutboundCIDRs = var.exclude_outbound_cidrs

@@ -11,7 +11,10 @@ locals {
     }]
   })
 
-  ca_secret_arns = var.tls ? distinct(compact([var.consul_ca_cert_arn, var.consul_https_ca_cert_arn, var.consul_grpc_ca_cert_arn])) : []
+  # One statement per CA secret given, in this order (with or without tls),
+  # as upstream's policy: the same document means no policy change when a
+  # user switches module source.
+  ca_secret_arns = [for arn in [var.consul_ca_cert_arn, var.consul_https_ca_cert_arn, var.consul_grpc_ca_cert_arn] : arn if arn != ""]
 }
 
 resource "aws_iam_role" "task" {
@@ -32,11 +35,14 @@ resource "aws_iam_role" "task" {
 
 # With ACLs the login makes Consul call iam:GetRole on the task role (with the
 # role's own credentials).
+# The descriptions of both policies are upstream's: a different one forces a
+# replacement when a user switches module source, and while it is replaced
+# the task cannot log in to Consul (no iam:GetRole) or read its secrets.
 resource "aws_iam_policy" "task" {
   count       = var.acls ? 1 : 0
   name        = "${var.family}-task"
   path        = var.iam_role_path
-  description = "Consul login of the ${var.family} gateway task: iam:GetRole on its own task role"
+  description = "${var.family} gateway-task task policy"
   tags        = var.tags
   policy = jsonencode({
     Version = "2012-10-17"
@@ -72,16 +78,16 @@ resource "aws_iam_role" "execution" {
 resource "aws_iam_policy" "execution" {
   name        = "${var.family}-execution"
   path        = var.iam_role_path
-  description = "ECS execution of the ${var.family} gateway task: CA secrets and logs"
+  description = "${var.family} gateway-task execution policy"
   tags        = var.tags
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
-      length(local.ca_secret_arns) > 0 ? [{
+      [for arn in local.ca_secret_arns : {
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = local.ca_secret_arns
-      }] : [],
+        Resource = [arn]
+      }],
       [{
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]

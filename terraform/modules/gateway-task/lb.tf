@@ -45,7 +45,7 @@ resource "aws_lb_listener" "this" {
 resource "aws_security_group" "this" {
   count       = local.lb_security_group ? 1 : 0
   name        = local.service_name
-  description = "Gateway ${local.service_name}: ingress on its LAN port"
+  description = "Security group for ${local.service_name}" # upstream's: a change forces a replacement
   vpc_id      = var.lb_vpc_id
   tags        = var.tags
 }
@@ -55,7 +55,7 @@ resource "aws_security_group" "this" {
 resource "aws_security_group_rule" "lb_egress_rule" {
   count             = local.lb_security_group ? 1 : 0
   type              = "egress"
-  description       = "Gateway ${local.service_name}: all egress"
+  description       = "Egress rule for ${local.service_name}" # upstream's, as the group's
   from_port         = 0
   to_port           = 0
   protocol          = "-1"
@@ -67,7 +67,7 @@ resource "aws_security_group_rule" "lb_egress_rule" {
 resource "aws_security_group_rule" "lb_ingress_rule" {
   count       = var.lb_enabled && (var.lb_create_security_group || var.lb_modify_security_group) ? 1 : 0
   type        = "ingress"
-  description = "Gateway ${local.service_name}: its LAN port"
+  description = "Ingress rule for ${local.service_name}" # upstream's, as the group's
   # The group is the tasks' and the NLB keeps client addresses: traffic
   # arrives on the container port (upstream opens wan_port, which differs
   # when wan_port is set).

@@ -6,6 +6,11 @@ locals {
   module_version = "0.1.0"
 
   split = var.consul_ecs_layout == "split"
+  # Unset, the transparent proxy is on only where the task can have
+  # NET_ADMIN (as mesh-task); split layout only.
+  enable_transparent_proxy = (var.enable_transparent_proxy != null ? var.enable_transparent_proxy
+  : !contains(var.requires_compatibilities, "FARGATE"))
+  tproxy = local.split && local.enable_transparent_proxy
 
   control_plane_name = "consul-ecs-control-plane"
   mesh_init_name     = "consul-ecs-mesh-init"
@@ -83,10 +88,10 @@ locals {
       linuxParameters = merge(
         { initProcessEnabled = true },
         # iptables needs NET_ADMIN, and root.
-        { for k, v in { capabilities = { add = ["NET_ADMIN"] } } : k => v if var.enable_transparent_proxy },
+        { for k, v in { capabilities = { add = ["NET_ADMIN"] } } : k => v if local.tproxy },
       )
     },
-    { for k, v in { user = "0" } : k => v if var.enable_transparent_proxy },
+    { for k, v in { user = "0" } : k => v if local.tproxy },
     local.secrets,
     local.log_configuration,
   )
@@ -108,13 +113,18 @@ locals {
     local.log_configuration,
   )
 
+  # The consul-dataplane image of the upstream gateway-task release whose
+  # layout this is, unless given.
+  dataplane_image = (var.consul_dataplane_image != null ? var.consul_dataplane_image
+  : local.split ? "hashicorp/consul-dataplane:1.9.6" : "hashicorp/consul-dataplane:1.3.3")
+
   dataplane = merge(
     {
       name = local.dataplane_name
       # Essential (as upstream's gateway-task): a gateway task without its
       # proxy serves nothing, so ECS must replace it.
       essential    = true
-      image        = var.consul_dataplane_image
+      image        = local.dataplane_image
       entryPoint   = ["${local.bootstrap_dir}/consul-ecs", "envoy-entrypoint"]
       command      = ["consul-dataplane", "-config-file", "${local.bootstrap_dir}/consul-dataplane.json"]
       portMappings = [{ containerPort = local.lan_port, hostPort = local.lan_port, protocol = "tcp" }]
@@ -285,20 +295,24 @@ resource "aws_ecs_task_definition" "this" {
       condition     = !(var.lb_enabled && length(var.custom_load_balancer_config) > 0)
       error_message = "custom_load_balancer_config is only for lb_enabled = false: with lb_enabled the module attaches its own load balancer."
     }
+    precondition {
+      condition     = local.split || var.envoy_readiness_port != 10000
+      error_message = "envoy_readiness_port cannot be 10000 with consul_ecs_layout = \"control-plane\": the control-plane container's health check listens there."
+    }
     # The v0.10 inputs, as in mesh-task: set on purpose, they would silently
-    # do nothing in the v0.7 layout (enable_transparent_proxy, default true,
-    # is ignored there instead).
+    # do nothing in the v0.7 layout (enable_transparent_proxy is ignored
+    # there instead).
     precondition {
       condition = local.split || !(var.enable_consul_dns || length(var.exclude_inbound_ports) > 0 || length(var.exclude_outbound_ports) > 0 ||
       length(var.exclude_outbound_cidrs) > 0 || length(var.exclude_uids) > 0 || try(var.consul_ecs_config.transparentProxy, null) != null)
       error_message = "enable_consul_dns, exclude_inbound_ports, exclude_outbound_ports, exclude_outbound_cidrs, exclude_uids and consul_ecs_config.transparentProxy need consul_ecs_layout = \"split\": the control-plane layout (consul-ecs v0.7) has no transparent proxy or Consul DNS."
     }
     precondition {
-      condition     = !local.split || !var.enable_transparent_proxy || !contains(var.requires_compatibilities, "FARGATE")
-      error_message = "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants: with \"FARGATE\" in requires_compatibilities set enable_transparent_proxy = false, or requires_compatibilities = [\"EC2\"]."
+      condition     = !local.tproxy || !contains(var.requires_compatibilities, "FARGATE")
+      error_message = "enable_transparent_proxy = true needs the NET_ADMIN capability, which Fargate never grants: with \"FARGATE\" in requires_compatibilities set enable_transparent_proxy = false, or requires_compatibilities = [\"EC2\"]."
     }
     precondition {
-      condition     = !local.split || !var.enable_consul_dns || var.enable_transparent_proxy
+      condition     = !local.split || !var.enable_consul_dns || local.enable_transparent_proxy
       error_message = "enable_consul_dns needs enable_transparent_proxy = true (mesh-init redirects the task's DNS to the dataplane)."
     }
   }

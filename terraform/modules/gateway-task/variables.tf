@@ -276,7 +276,7 @@ variable "additional_execution_role_policies" {
 variable "consul_image" {
   description = "Consul image. Unused (kept so that calls written for upstream still plan)."
   type        = string
-  default     = "hashicorp/consul:1.17.3"
+  default     = "hashicorp/consul:2.0.1" # upstream v0.10.0's (v0.7.3: 1.17.3)
 }
 
 variable "consul_ecs_image" {
@@ -286,9 +286,14 @@ variable "consul_ecs_image" {
 }
 
 variable "consul_dataplane_image" {
-  description = "Image of the consul-dataplane container."
+  description = "Image of the consul-dataplane container. null (the default): the image of the upstream gateway-task release whose layout the task uses, hashicorp/consul-dataplane:1.9.6 (v0.10.0) with consul_ecs_layout = \"split\", hashicorp/consul-dataplane:1.3.3 (v0.7.3) with \"control-plane\"."
   type        = string
-  default     = "hashicorp/consul-dataplane:1.3.3"
+  default     = null
+
+  validation {
+    condition     = var.consul_dataplane_image == null || try(trimspace(var.consul_dataplane_image) != "", false)
+    error_message = "consul_dataplane_image must name an image (or be null for the layout's default); it is empty."
+  }
 }
 
 variable "envoy_readiness_port" {
@@ -301,18 +306,22 @@ variable "envoy_readiness_port" {
     error_message = "envoy_readiness_port must be between 1 and 65535."
   }
 
+  # As upstream v0.10.0; the control-plane layout also reserves 10000, the
+  # control-plane's own health port, as v0.7.3 (a precondition in main.tf).
   validation {
-    condition     = !contains([8600, 10000, 19000], var.envoy_readiness_port)
-    error_message = "envoy_readiness_port cannot be a port Consul or the sidecars use: 8600 (DNS), 10000 (control-plane readiness) or 19000 (Envoy admin)."
+    condition     = !contains([8600, 19000], var.envoy_readiness_port)
+    error_message = "envoy_readiness_port cannot be a port Consul or the sidecars use: 8600 (DNS) or 19000 (Envoy admin)."
   }
 }
 
 # ---- Transparent proxy (v0.10, consul_ecs_layout = "split" only) ----------------
 
 variable "enable_transparent_proxy" {
-  description = "Transparent proxy (split layout): consul-ecs-mesh-init, as root with NET_ADMIN, redirects the task's traffic through the gateway's Envoy with iptables. EC2 only: Fargate never grants NET_ADMIN, so with FARGATE in requires_compatibilities set it to false. Ignored with consul_ecs_layout = \"control-plane\" (as in mesh-task)."
+  description = "Transparent proxy (split layout): consul-ecs-mesh-init, as root with NET_ADMIN, redirects the task's traffic through the gateway's Envoy with iptables. Needs NET_ADMIN, which Fargate never grants: true with FARGATE in requires_compatibilities fails at plan. null (the default): on unless requires_compatibilities contains FARGATE. Ignored with consul_ecs_layout = \"control-plane\" (as in mesh-task)."
   type        = bool
-  default     = true
+  # Upstream v0.10.0's default is true, which fails every gateway that may
+  # run on Fargate: null picks true only where it can work (as mesh-task).
+  default = null
 }
 
 variable "enable_consul_dns" {

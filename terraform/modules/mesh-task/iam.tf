@@ -19,7 +19,9 @@ locals {
     }]
   })
 
-  ca_secret_arns = var.tls ? distinct(compact([var.consul_ca_cert_arn, var.consul_https_ca_cert_arn, var.consul_grpc_ca_cert_arn])) : []
+  # One statement per CA secret, in this order, as upstream's policy: the
+  # same document means no policy change when a user switches module source.
+  ca_secret_arns = var.tls ? [for arn in [var.consul_ca_cert_arn, var.consul_https_ca_cert_arn, var.consul_grpc_ca_cert_arn] : arn if arn != ""] : []
 }
 
 resource "aws_iam_role" "task" {
@@ -38,11 +40,14 @@ resource "aws_iam_role" "task" {
 
 # With ACLs the control-plane's login makes Consul call iam:GetRole on the
 # task role (with the role's own credentials).
+# The descriptions of both policies are upstream's: a different one forces a
+# replacement when a user switches module source, and while it is replaced
+# the task cannot log in to Consul (no iam:GetRole) or read its secrets.
 resource "aws_iam_policy" "task" {
   count       = var.acls && var.create_task_role ? 1 : 0
   name        = "${var.family}-task"
   path        = var.iam_role_path
-  description = "Consul login of the ${var.family} mesh task: iam:GetRole on its own task role"
+  description = "${var.family} mesh-task task policy"
   tags        = var.tags
   policy = jsonencode({
     Version = "2012-10-17"
@@ -80,16 +85,16 @@ resource "aws_iam_policy" "execution" {
   count       = var.create_execution_role ? 1 : 0
   name        = "${var.family}-execution"
   path        = var.iam_role_path
-  description = "ECS execution of the ${var.family} mesh task: CA secrets and logs"
+  description = "${var.family} mesh-task execution policy"
   tags        = var.tags
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
-      length(local.ca_secret_arns) > 0 ? [{
+      [for arn in local.ca_secret_arns : {
         Effect   = "Allow"
         Action   = ["secretsmanager:GetSecretValue"]
-        Resource = local.ca_secret_arns
-      }] : [],
+        Resource = [arn]
+      }],
       [{
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]

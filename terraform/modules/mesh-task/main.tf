@@ -23,8 +23,11 @@ locals {
 
   split = var.consul_ecs_layout == "split"
   # Transparent proxy by mesh-init's iptables: split layout only (the input is
-  # ignored with "control-plane", see variables.tf).
-  tproxy    = local.split && var.enable_transparent_proxy
+  # ignored with "control-plane", see variables.tf). Unset, it is on only
+  # where the task can have NET_ADMIN and ECS does not redirect instead.
+  enable_transparent_proxy = (var.enable_transparent_proxy != null ? var.enable_transparent_proxy
+  : !contains(var.requires_compatibilities, "FARGATE") && !var.enable_ecs_proxy_configuration)
+  tproxy    = local.split && local.enable_transparent_proxy
   ecs_proxy = local.split && var.enable_ecs_proxy_configuration
 
   # UIDs of the split layout's sidecars (fixed by the reference: mesh-init's
@@ -105,6 +108,11 @@ locals {
     local.log_configuration,
   )
 
+  # The consul-dataplane image of the upstream release whose layout this is,
+  # unless given.
+  dataplane_image = (var.consul_dataplane_image != null ? var.consul_dataplane_image
+  : local.split ? "hashicorp/consul-dataplane:2.0.1" : "hashicorp/consul-dataplane:1.3.3")
+
   dataplane = merge(
     {
       name = local.dataplane_name
@@ -113,7 +121,7 @@ locals {
       # the mesh. The graceful stop is unaffected: envoy-entrypoint keeps the
       # proxy up until the application containers have exited. README.md.
       essential   = true
-      image       = var.consul_dataplane_image
+      image       = local.dataplane_image
       entryPoint  = ["${local.bootstrap_dir}/consul-ecs", "envoy-entrypoint"]
       command     = ["consul-dataplane", "-config-file", "${local.bootstrap_dir}/consul-dataplane.json"]
       mountPoints = [local.mount_data_ro]
@@ -323,6 +331,15 @@ resource "aws_ecs_task_definition" "this" {
       condition     = var.envoy_public_listener_port != var.envoy_readiness_port
       error_message = "envoy_public_listener_port and envoy_readiness_port must differ."
     }
+    # Each layout reserves the ports of the upstream release it comes from.
+    precondition {
+      condition     = !local.split || !contains([8300, 8301, 8302, 8500, 8501, 8502], var.envoy_public_listener_port)
+      error_message = "envoy_public_listener_port cannot be one of Consul's ports 8300, 8301, 8302, 8500, 8501, 8502 with consul_ecs_layout = \"split\" (as upstream v0.10.0)."
+    }
+    precondition {
+      condition     = local.split || var.envoy_readiness_port != 10000
+      error_message = "envoy_readiness_port cannot be 10000 with consul_ecs_layout = \"control-plane\": the control-plane container's health check listens there."
+    }
     precondition {
       condition     = (var.consul_partition == "") == (var.consul_namespace == "")
       error_message = "consul_partition and consul_namespace must be set together (Consul Enterprise)."
@@ -349,21 +366,21 @@ resource "aws_ecs_task_definition" "this" {
     }
 
     # The v0.10 inputs. (enable_transparent_proxy is ignored by the
-    # control-plane layout: its default is true.)
+    # control-plane layout.)
     precondition {
       condition     = local.split || !local.split_only_inputs_set
       error_message = "enable_consul_dns, enable_ecs_proxy_configuration, exclude_inbound_ports, exclude_outbound_ports, exclude_outbound_cidrs, exclude_uids, consul_ecs_config.transparentProxy and consul_ecs_config.service.networkResilienceConfig need consul_ecs_layout = \"split\": the control-plane layout (consul-ecs v0.7) has no transparent proxy, Consul DNS or outlier detection."
     }
     precondition {
       condition     = !local.tproxy || !contains(var.requires_compatibilities, "FARGATE")
-      error_message = "enable_transparent_proxy (default true) needs the NET_ADMIN capability, which Fargate never grants: with \"FARGATE\" in requires_compatibilities set enable_transparent_proxy = false (enable_ecs_proxy_configuration = true redirects without NET_ADMIN), or requires_compatibilities = [\"EC2\"]."
+      error_message = "enable_transparent_proxy = true needs the NET_ADMIN capability, which Fargate never grants: with \"FARGATE\" in requires_compatibilities set enable_transparent_proxy = false (enable_ecs_proxy_configuration = true redirects without NET_ADMIN), or requires_compatibilities = [\"EC2\"]."
     }
     precondition {
-      condition     = !local.split || !var.enable_consul_dns || var.enable_transparent_proxy
+      condition     = !local.split || !var.enable_consul_dns || local.enable_transparent_proxy
       error_message = "enable_consul_dns needs enable_transparent_proxy = true (mesh-init redirects the task's DNS to the dataplane)."
     }
     precondition {
-      condition     = !local.ecs_proxy || !var.enable_transparent_proxy
+      condition     = !local.ecs_proxy || !local.enable_transparent_proxy
       error_message = "enable_ecs_proxy_configuration and enable_transparent_proxy both redirect the task's traffic: set enable_transparent_proxy = false with enable_ecs_proxy_configuration = true."
     }
     precondition {

@@ -116,9 +116,11 @@ variable "iam_role_path" {
   type        = string
   default     = "/consul-ecs/"
 
+  # As upstream v0.10.0 (v0.7.3 checked the start only; IAM itself rejects a
+  # path that does not end with "/", at apply).
   validation {
-    condition     = var.iam_role_path != "" && substr(var.iam_role_path, 0, 1) == "/"
-    error_message = "iam_role_path must start with \"/\"."
+    condition     = var.iam_role_path != "" && substr(var.iam_role_path, 0, 1) == "/" && substr(var.iam_role_path, -1, 1) == "/"
+    error_message = "iam_role_path must start and end with \"/\"."
   }
 }
 
@@ -143,9 +145,14 @@ variable "consul_ecs_image" {
 }
 
 variable "consul_dataplane_image" {
-  description = "Image of the consul-dataplane container."
+  description = "Image of the consul-dataplane container. null (the default): the image of the upstream release whose layout the task uses, hashicorp/consul-dataplane:2.0.1 (v0.10.0) with consul_ecs_layout = \"split\", hashicorp/consul-dataplane:1.3.3 (v0.7.3) with \"control-plane\"."
   type        = string
-  default     = "hashicorp/consul-dataplane:1.3.3"
+  default     = null
+
+  validation {
+    condition     = var.consul_dataplane_image == null || try(trimspace(var.consul_dataplane_image) != "", false)
+    error_message = "consul_dataplane_image must name an image (or be null for the layout's default); it is empty."
+  }
 }
 
 # ---- Consul service -----------------------------------------------------------
@@ -232,6 +239,9 @@ variable "envoy_public_listener_port" {
     error_message = "envoy_public_listener_port must be between 1 and 65535."
   }
 
+  # Ports reserved in both layouts (upstream v0.7.3 and v0.10.0); the split
+  # layout also reserves Consul's own ports 8300-8302 and 8500-8502, as
+  # v0.10.0 (a precondition in main.tf: a variable cannot see the layout).
   validation {
     condition     = !contains([8600, 10000, 19000], var.envoy_public_listener_port)
     error_message = "envoy_public_listener_port cannot be a port Consul or the sidecars use: 8600 (DNS), 10000 (control-plane readiness) or 19000 (Envoy admin)."
@@ -248,9 +258,11 @@ variable "envoy_readiness_port" {
     error_message = "envoy_readiness_port must be between 1 and 65535."
   }
 
+  # As upstream v0.10.0; the control-plane layout also reserves 10000, the
+  # control-plane's own health port, as v0.7.3 (a precondition in main.tf).
   validation {
-    condition     = !contains([8600, 10000, 19000], var.envoy_readiness_port)
-    error_message = "envoy_readiness_port cannot be a port Consul or the sidecars use: 8600 (DNS), 10000 (control-plane readiness) or 19000 (Envoy admin)."
+    condition     = !contains([8600, 19000], var.envoy_readiness_port)
+    error_message = "envoy_readiness_port cannot be a port Consul or the sidecars use: 8600 (DNS) or 19000 (Envoy admin)."
   }
 }
 
@@ -419,15 +431,17 @@ variable "service_token_auth_method_name" {
 }
 
 # ---- v0.10 (consul_ecs_layout = "split" only) -------------------------------------
-# Names, types and defaults of the v0.10.0 mesh-task module. With the
-# "control-plane" layout enable_transparent_proxy is ignored (v0.7 has no
-# transparent proxy, and its default true must not break v0.7 users); the
-# others must stay at their defaults there (checked at plan).
+# Names and types of the v0.10.0 mesh-task module. With the "control-plane"
+# layout enable_transparent_proxy is ignored (v0.7 has no transparent
+# proxy); the others must stay at their defaults there (checked at plan).
 
 variable "enable_transparent_proxy" {
-  description = "Transparent proxy (split layout): consul-ecs-mesh-init, as root with NET_ADMIN, redirects the task's inbound and outbound TCP through Envoy with iptables, and the proxy is registered in transparent mode. EC2 (or EXTERNAL) only: Fargate never grants NET_ADMIN, so with FARGATE in requires_compatibilities set it to false. Ignored with consul_ecs_layout = \"control-plane\"."
+  description = "Transparent proxy (split layout): consul-ecs-mesh-init, as root with NET_ADMIN, redirects the task's inbound and outbound TCP through Envoy with iptables, and the proxy is registered in transparent mode. Needs NET_ADMIN, which Fargate never grants: true with FARGATE in requires_compatibilities fails at plan. null (the default): on where the task can have NET_ADMIN, i.e. unless requires_compatibilities contains FARGATE or enable_ecs_proxy_configuration = true. Ignored with consul_ecs_layout = \"control-plane\"."
   type        = bool
-  default     = true
+  # Upstream v0.10.0's default is true, which fails every task that may run
+  # on Fargate, including all v0.7.3 roots (their default launch types are
+  # EC2 and FARGATE): null picks true only where it can work.
+  default = null
 }
 
 variable "enable_consul_dns" {

@@ -23,6 +23,8 @@ test roots of tests/e2e/tf-roots/<name> into <copy>/test-roots/<name>, where
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -30,7 +32,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,7 +189,17 @@ class Root:
         return out
 
     def init(self) -> None:
-        self.run("init", "-input=false", "-no-color")
+        # The CLI config's plugin_cache_dir is shared by every init on the
+        # machine (other test files, xdist workers, other checkouts), and a
+        # plugin cache is not safe for concurrent writers: one init at a time.
+        # An init takes a second or two (the cache only links providers).
+        lock_path = os.path.join(os.path.dirname(self.cli.cli_config), "plugin-cache.lock")
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self.run("init", "-input=false", "-no-color")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def validate(self) -> subprocess.CompletedProcess:
         return self.run("validate", "-no-color")
@@ -205,8 +217,11 @@ class Root:
         return self.run("plan", "-detailed-exitcode", "-input=false", "-no-color",
                         *self.var_args(variables), check=False)
 
-    def destroy(self, variables: dict[str, Any] | None = None) -> None:
-        self.run("destroy", "-auto-approve", "-input=false", "-no-color", *self.var_args(variables))
+    def destroy(self, variables: dict[str, Any] | None = None, refresh: bool = True) -> None:
+        """refresh=False skips reading every resource back first (one API call
+        per resource): right after an apply or a plan the state is current."""
+        self.run("destroy", "-auto-approve", "-input=false", "-no-color",
+                 *([] if refresh else ["-refresh=false"]), *self.var_args(variables))
 
     def outputs(self) -> dict[str, Any]:
         p = self.run("output", "-json", "-no-color")
@@ -340,3 +355,59 @@ def validate_v010_config(binary: str, command: str, config_json: str, workdir: s
     next_step = "ECS_CONTAINER_METADATA_URI_V4 is not set" in out or (
         command == "mesh-init" and "NET_ADMIN" in out)
     return p.returncode != 0 and "invalid config" not in out and next_step, out
+
+
+@dataclass
+class Applied:
+    """A root applied by apply_root(): the root, its outputs, the variables
+    it was applied with (every later plan or destroy must pass them too)."""
+    root: Root
+    out: dict[str, Any]
+    variables: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        """The root's `name` variable: the prefix of everything it creates."""
+        return self.variables.get("name", "")
+
+
+def apply_root(cli: Cli, workdir: Path | str, variables: dict[str, Any]) -> Applied:
+    root = Root(cli, workdir)
+    root.init()
+    root.apply(variables)
+    return Applied(root, root.outputs(), dict(variables))
+
+
+ChainBuilder = Callable[[Cli, Path, Any], list[tuple[str, Callable[[], Any]]]]
+
+
+@contextlib.contextmanager
+def per_cli_chains(tc: Toolchain, make_dir: Callable[[str], Path], build: ChainBuilder,
+                   clis: tuple[str, ...] = CLIS, moto_factory: Callable[[Path], Any] | None = None
+                   ) -> Iterator[dict[str, dict[str, Any] | Exception]]:
+    """Starts, per CLI, a moto of its own, a copy of the tree (copy_tree) and
+    build(cli, tree, moto)'s stages in a background chain (run_stages), all
+    CLIs at once; yields {cli: {"tree", "moto", <stage>: Future, ...}} (or the
+    ToolchainMissing of a CLI that is not built) and stops the motos after.
+    make_dir(label) gives a fresh directory (tmp_path_factory.mktemp).
+    A moto per CLI: one moto serving two chains at once answers so slowly
+    under load that the provider retries requests moto did carry out (a
+    RegisterTaskDefinition twice: the first revision is then orphaned)."""
+    factory = moto_factory or (lambda d: tb.MotoServer(str(d)).start())
+    out: dict[str, dict[str, Any] | Exception] = {}
+    motos = []
+    try:
+        for name in clis:
+            try:
+                cli = tc.cli(name)
+            except ToolchainMissing as e:
+                out[name] = e
+                continue
+            moto = factory(make_dir(f"moto-{name}"))
+            motos.append(moto)
+            tree = copy_tree(make_dir(f"tree-{name}"))
+            out[name] = dict(tree=tree, moto=moto, **run_stages(build(cli, tree, moto)))
+        yield out
+    finally:
+        for m in motos:
+            m.stop()

@@ -1,11 +1,18 @@
 # Test root for bad inputs (tests/e2e/test_terraform_dev_server.py): one
 # valid server, and with include_bad = true one more per bad input; a single
 # plan must then fail with each of the module's messages (one plan instead of
-# one per input: a plan costs seconds). No AWS call is made (the endpoint is
+# one per input: a plan costs seconds). The empty consul_image has a plan of
+# its own (empty_consul_image = true). No AWS call is made (the endpoint is
 # never reached).
 
 variable "include_bad" {
   description = "false: only the valid instance (plan must pass); true: also one instance per bad input (plan must fail with every message)."
+  type        = bool
+  default     = false
+}
+
+variable "empty_consul_image" {
+  description = "true: the empty_consul_image instance gets consul_image = \"\" (a variable validation: it stops the plan before the preconditions above are evaluated, hence a plan of its own)."
   type        = bool
   default     = false
 }
@@ -82,4 +89,15 @@ module "gateways_without_primary" {
   vpc_id           = "vpc-12345678"
   subnet_ids       = ["subnet-12345678"]
   primary_gateways = ["10.0.0.1:8443"]
+}
+
+# A root that forgets to pass its image variable hands the module "".
+module "empty_consul_image" {
+  source = "../../modules/dev-server"
+
+  name            = "empty-consul-image"
+  ecs_cluster_arn = "arn:aws:ecs:us-east-1:123456789012:cluster/invalid"
+  vpc_id          = "vpc-12345678"
+  subnet_ids      = ["subnet-12345678"]
+  consul_image    = var.empty_consul_image ? "" : "hashicorp/consul:2.0.1"
 }

@@ -204,3 +204,26 @@ module "v010_inputs_with_control_plane" {
   consul_ecs_layout     = "control-plane"
   exclude_inbound_ports = [9100]
 }
+
+module "control_plane_readiness_on_10000" {
+  count                = local.r
+  consul_ecs_layout    = "control-plane"
+  source               = "../../modules/gateway-task"
+  family               = "bad20"
+  ecs_cluster_arn      = local.cluster
+  subnets              = local.subnets
+  consul_server_hosts  = local.hosts
+  kind                 = "mesh-gateway"
+  envoy_readiness_port = 10000
+}
+
+module "empty_dataplane_image" {
+  consul_ecs_layout      = "control-plane"
+  source                 = "../../modules/gateway-task"
+  family                 = "bad21"
+  ecs_cluster_arn        = local.cluster
+  subnets                = local.subnets
+  consul_server_hosts    = local.hosts
+  kind                   = "mesh-gateway"
+  consul_dataplane_image = local.v ? " " : null
+}

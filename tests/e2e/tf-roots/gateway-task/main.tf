@@ -9,9 +9,9 @@
 #   api       API gateway, "split" layout on EC2 with transparent proxy and
 #             Consul DNS, behind an ALB target group of the caller's
 #             (custom_load_balancer_config), explicit LAN/WAN addresses
-#   defaults  a mesh gateway with only the required inputs (and the
-#             transparent proxy off, which Fargate needs once "split" is the
-#             default layout: the test follows the module's default)
+#   defaults  a mesh gateway with only the required inputs (the default
+#             launch types include FARGATE: no transparent proxy; the test
+#             follows the module's default layout)
 # The other calls name their layout.
 
 variable "name" {
@@ -201,8 +201,6 @@ module "defaults" {
   ecs_cluster_arn     = aws_ecs_cluster.this.arn
   subnets             = [aws_subnet.a.id]
   consul_server_hosts = "10.0.0.10"
-
-  enable_transparent_proxy = false
 }
 
 output "modules" {

@@ -100,7 +100,8 @@ module "relative_role_path" {
   port                  = 8080
   consul_server_hosts   = local.hosts
   container_definitions = local.app
-  iam_role_path         = local.v ? "consul-ecs/" : "/consul-ecs/"
+  # Starts with "/" (enough for v0.7.3) but does not end with it (v0.10.0).
+  iam_role_path = local.v ? "/consul-ecs" : "/consul-ecs/"
 }
 
 module "unknown_config_key" {
@@ -194,8 +195,8 @@ module "tproxy_on_fargate" {
   port                  = 8080
   consul_server_hosts   = local.hosts
   container_definitions = local.app
-  # requires_compatibilities (default EC2 + FARGATE) and
-  # enable_transparent_proxy (default true) left at their defaults.
+  # requires_compatibilities left at its default (EC2 + FARGATE).
+  enable_transparent_proxy = true
 }
 
 module "consul_dns_without_tproxy" {
@@ -221,6 +222,7 @@ module "ecs_proxy_with_tproxy" {
   container_definitions          = local.app
   requires_compatibilities       = ["EC2"]
   enable_ecs_proxy_configuration = true
+  enable_transparent_proxy       = true
 }
 
 module "ecs_proxy_without_port" {
@@ -259,4 +261,37 @@ module "split_input_with_control_plane" {
   consul_server_hosts   = local.hosts
   container_definitions = local.app
   enable_consul_dns     = true
+}
+
+module "split_listener_on_consul_port" {
+  count                      = var.group == "rules" ? 1 : 0
+  source                     = "../../modules/mesh-task"
+  consul_ecs_layout          = "split"
+  family                     = "bad22"
+  port                       = 8080
+  consul_server_hosts        = local.hosts
+  container_definitions      = local.app
+  requires_compatibilities   = ["EC2"]
+  envoy_public_listener_port = 8502
+}
+
+module "control_plane_readiness_on_10000" {
+  count                 = var.group == "rules" ? 1 : 0
+  source                = "../../modules/mesh-task"
+  consul_ecs_layout     = "control-plane"
+  family                = "bad23"
+  port                  = 8080
+  consul_server_hosts   = local.hosts
+  container_definitions = local.app
+  envoy_readiness_port  = 10000
+}
+
+module "empty_dataplane_image" {
+  source                 = "../../modules/mesh-task"
+  consul_ecs_layout      = local.layout
+  family                 = "bad24"
+  port                   = 8080
+  consul_server_hosts    = local.hosts
+  container_definitions  = local.app
+  consul_dataplane_image = local.v ? "" : null
 }

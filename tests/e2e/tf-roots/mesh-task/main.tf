@@ -5,18 +5,20 @@
 # its consul_ecs_layout, so a change of the module's default changes nothing
 # here. Layout "control-plane" (v0.7):
 #   web  ACLs, TLS with CA secrets, shutdown delay, upstreams, consul_ecs_config,
-#        log configuration, extra task policy, two app containers, an ECS service
+#        log configuration, extra task policy, two app containers, an ECS service,
+#        enable_transparent_proxy = true on Fargate (ignored by this layout)
 #   api  all defaults but the layout (no log configuration at all), upper-case family
 #   byo  its own task and execution roles, created in the same apply (their
 #        ARNs are unknown at plan: the first apply must work), outbound only,
 #        partition + namespace, extra volumes
 # Layout "split" (v0.10):
-#   ec2       EC2 only, transparent proxy (default) + Consul DNS + every
-#             exclude_*, ACLs, TLS, outlier detection, shutdown delay, logs
-#   fargate   Fargate: no iptables proxy; ECS's proxyConfiguration instead
+#   ec2       EC2 only, transparent proxy (default: on without FARGATE) +
+#             Consul DNS + every exclude_*, ACLs, TLS, outlier detection,
+#             shutdown delay, logs
+#   fargate   Fargate: no iptables proxy (the default there, not set);
+#             ECS's proxyConfiguration instead; readiness port 10000 (v0.10.0
+#             accepts it: no control-plane listens there in this layout)
 #   minimal   all defaults but the layout and requires_compatibilities = ["EC2"]
-#             (the default EC2+FARGATE with the default transparent proxy is
-#             rejected at plan, as upstream)
 
 # The terraform block, the AWS provider and variable aws_endpoint_url come from
 # tf-roots/_shared (copied in by terraform_bed.copy_tree).
@@ -81,6 +83,9 @@ module "web" {
   port                = 8080
   consul_server_hosts = "consul.internal"
   tags                = { team = "e2e" }
+
+  # Set as for v0.10.0 on a Fargate task: the 0.7 layout ignores it.
+  enable_transparent_proxy = true
 
   acls                          = true
   tls                           = true
@@ -275,10 +280,11 @@ module "fargate" {
   consul_server_hosts      = "consul.internal"
   http_config              = { port = 8501, https = true }
 
-  enable_transparent_proxy       = false
+  # enable_transparent_proxy unset: off on Fargate (and with ECS's redirection).
   enable_ecs_proxy_configuration = true
   exclude_outbound_ports         = [443]
   exclude_outbound_cidrs         = ["10.1.0.0/16"]
+  envoy_readiness_port           = 10000
 
   container_definitions = [{
     name  = "fapp"
