@@ -22,6 +22,7 @@ import pytest
 
 from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed import terraform_bed as tfb
+from consul_ecs_testbed.podman_task import image_ref
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -114,7 +115,7 @@ def test_full_task_definition(applied, tf_moto: tb.MotoServer, consul_ecs_bin: s
     assert list(c) == [CONTROLLER]
 
     ctl = c[CONTROLLER]
-    assert ctl["image"] == "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
+    assert ctl["image"] == image_ref()
     assert ctl["command"] == ["controller"]
     assert not ctl.get("entryPoint")  # the image's ENTRYPOINT runs
     assert ctl["essential"] is True

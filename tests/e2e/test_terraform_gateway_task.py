@@ -17,7 +17,6 @@ toolchain comes from scripts/setup.sh; a missing one is a failure, not a skip.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 
 from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed import terraform_bed as tfb
+from consul_ecs_testbed.podman_task import image_ref
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -46,14 +46,6 @@ def module_default_layout() -> str:
     text = (tfb.terraform_dir() / "modules" / "gateway-task" / "variables.tf").read_text()
     block = text[text.index('variable "consul_ecs_layout"'):]
     return re.search(r'default\s*=\s*"([^"]+)"', block).group(1)
-
-
-def image_ref() -> str:
-    with open(os.path.join(tb.repo_root(), "image", "image.env")) as f:
-        for line in f:
-            if line.startswith("IMAGE_REF="):
-                return line.split("=", 1)[1].strip()
-    raise AssertionError("image/image.env has no IMAGE_REF")
 
 
 def _bad_input_plans(cli: tfb.Cli, tree: Path) -> dict[str, subprocess.CompletedProcess]:

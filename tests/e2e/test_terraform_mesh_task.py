@@ -26,6 +26,7 @@ import pytest
 
 from consul_ecs_testbed import bed as tb
 from consul_ecs_testbed import terraform_bed as tfb
+from consul_ecs_testbed.podman_task import image_ref
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -273,7 +274,7 @@ def test_defaults_task_definition(applied, tf_moto: tb.MotoServer) -> None:
     assert not api.get("entryPoint") and not api.get("mountPoints")
     assert api["dependsOn"] == SIDECARS_HEALTHY
     assert_sidecars(c)
-    assert c[CP]["image"] == "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
+    assert c[CP]["image"] == image_ref()
     assert not c[CP].get("secrets")
     cfg = config_of(c)
     assert cfg["service"]["name"] == f"{NAME}-api"  # the lower-cased family
@@ -488,7 +489,7 @@ def test_split_minimal_defaults(applied, split) -> None:
     assert "proxyConfiguration" not in td
     for x in td["containerDefinitions"]:
         assert "logConfiguration" not in x and not x.get("secrets"), x["name"]
-    assert c[MI]["image"] == c[HS]["image"] == "ghcr.io/consul-ecs-cpp/consul-ecs:0.1.0"
+    assert c[MI]["image"] == c[HS]["image"] == image_ref()
     assert c[DP]["image"] == "hashicorp/consul-dataplane:2.0.1"
     assert split_config_of(c) == {
         "bootstrapDir": "/consul",
