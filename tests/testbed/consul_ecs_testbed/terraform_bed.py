@@ -23,13 +23,14 @@ test roots of tests/e2e/tf-roots/<name> into <copy>/test-roots/<name>, where
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
-import fcntl
 import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -75,13 +76,36 @@ class Cli:
         return env
 
 
+_cli_configs: dict[str, str] = {}
+_cli_configs_lock = threading.Lock()
+
+
 @dataclass(frozen=True)
 class Toolchain:
     dir: str
 
     @property
     def cli_config(self) -> str:
-        return os.path.join(self.dir, "terraform.rc")
+        """The toolchain's terraform.rc without its plugin_cache_dir, written
+        once per process. The providers still come from the read-only
+        mirror, linked into each root's .terraform/ (an unpacked mirror is
+        linked, not copied); a plugin cache would be one mutable directory
+        shared by every init on the machine, and it is not safe for
+        concurrent use: each `tofu init` re-creates the cache's link, and a
+        second init at that moment failed ("could not read package
+        directory", "failed to verify checksum") with two xdist workers."""
+        with _cli_configs_lock:
+            path = _cli_configs.get(self.dir)
+            if path is None:
+                with open(os.path.join(self.dir, "terraform.rc")) as f:
+                    lines = [ln for ln in f.read().splitlines(keepends=True)
+                             if not ln.lstrip().startswith("plugin_cache_dir")]
+                fd, path = tempfile.mkstemp(prefix="consul-ecs-tf-", suffix=".rc")
+                with os.fdopen(fd, "w") as f:
+                    f.writelines(lines)
+                atexit.register(os.unlink, path)
+                _cli_configs[self.dir] = path
+            return path
 
     def cli(self, name: str) -> Cli:
         path = os.path.join(self.dir, "bin", name)
@@ -189,17 +213,9 @@ class Root:
         return out
 
     def init(self) -> None:
-        # The CLI config's plugin_cache_dir is shared by every init on the
-        # machine (other test files, xdist workers, other checkouts), and a
-        # plugin cache is not safe for concurrent writers: one init at a time.
-        # An init takes a second or two (the cache only links providers).
-        lock_path = os.path.join(os.path.dirname(self.cli.cli_config), "plugin-cache.lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                self.run("init", "-input=false", "-no-color")
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        # No lock needed: the CLI config has no plugin cache (Toolchain.cli_config),
+        # so concurrent inits share nothing mutable.
+        self.run("init", "-input=false", "-no-color")
 
     def validate(self) -> subprocess.CompletedProcess:
         return self.run("validate", "-no-color")
